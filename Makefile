@@ -1,0 +1,51 @@
+# thinbox: see README.md. Every target installs what it needs (cross/setup).
+TARGETS := x86_64-unknown-linux-musl aarch64-unknown-linux-musl
+X86 := target/x86_64-unknown-linux-musl/release/thinbox
+ARM := target/aarch64-unknown-linux-musl/release/thinbox
+ARCH ?= x86_64
+CACHE ?= $(CURDIR)/.cache
+
+.PHONY: all build setup demo test test-unit test-host test-vm size-report bench lint
+all: build
+
+setup:
+	@sh cross/setup
+
+build: setup
+	cargo build --release --target x86_64-unknown-linux-musl
+	cargo build --release --target aarch64-unknown-linux-musl
+
+$(CACHE)/rootfs/bin/busybox:
+	@sh tests/mkrootfs $(CACHE)/rootfs
+
+# Builds, makes a busybox rootfs, and runs a container that shows its PID,
+# hostname and limits.
+demo: build $(CACHE)/rootfs/bin/busybox
+	sudo $(X86) run --rootfs $(CACHE)/rootfs --hostname demo --memory 64m --cpu 0.5 --pids 20 \
+		--cgroup-root $$(sh tests/cgroup-root) \
+		/bin/sh -c 'echo "pid $$$$ on $$(hostname)"; echo "memory.max $$(cat /sys/fs/cgroup/memory.max 2>/dev/null || echo n/a)"; \
+		echo "cpu.max $$(cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo n/a)"; echo "pids.max $$(cat /sys/fs/cgroup/pids.max 2>/dev/null || echo n/a)"'
+
+lint:
+	cargo fmt --check
+	cargo clippy --release --target x86_64-unknown-linux-musl -- -D warnings
+
+test-unit: setup
+	cargo test
+
+test-host: build $(CACHE)/rootfs/bin/busybox
+	sh tests/core.sh $(X86) $(CACHE)/rootfs
+
+test-vm: build
+	sh tests/vm/run $(ARCH)
+
+size-report: build
+	sh size-report/report
+
+bench: build
+	sh bench/run
+
+# Every test: unit, host, both VMs, the size budget and a bench smoke run.
+test: lint test-unit test-host size-report
+	$(MAKE) test-vm ARCH=x86_64
+	$(MAKE) test-vm ARCH=aarch64

@@ -1,0 +1,132 @@
+//! One file per applet; `dispatch` maps a name to its entry point.
+
+use crate::rt;
+use alloc::vec::Vec;
+
+pub mod run;
+
+pub type Applet = fn(&[rt::S]) -> i32;
+
+const APPLETS: &[(&[u8], Applet, &[u8])] = &[(b"run", run::main, b"run a container from a rootfs")];
+
+pub fn dispatch(name: &[u8], args: &[rt::S]) -> Option<i32> {
+    if let Some((_, f, _)) = APPLETS.iter().find(|(n, _, _)| *n == name) {
+        return Some(f(args));
+    }
+    match name {
+        b"--help" | b"-h" | b"help" => {
+            usage();
+            Some(0)
+        }
+        b"--version" | b"version" => {
+            rt::out(concat!("thinbox version ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
+            Some(0)
+        }
+        b"--list" => {
+            let mut b = rt::Buf::new();
+            for (n, _, _) in APPLETS {
+                b.s(n).c(b'\n');
+            }
+            rt::out(b.as_slice());
+            Some(0)
+        }
+        _ => None,
+    }
+}
+
+pub fn usage() {
+    let mut b = rt::Buf::new();
+    b.s(b"usage: thinbox COMMAND [ARGS...]\n\ncommands:\n");
+    for (n, _, help) in APPLETS {
+        b.s(b"  ").pad(n, 10).s(help).c(b'\n');
+    }
+    rt::err(b.as_slice());
+}
+
+/// A tiny option parser: `--flag VALUE`, `--flag=VALUE`, and bundled
+/// short booleans such as `-it`.
+pub struct Opts<'a> {
+    args: &'a [rt::S],
+    pos: usize,
+    /// The value of `--flag=VALUE`, when the current flag had one.
+    inline: Option<rt::S>,
+    /// Remaining bundled short flags, e.g. "t" after "-i" of "-it".
+    bundle: Vec<u8>,
+}
+
+impl<'a> Opts<'a> {
+    pub fn new(args: &'a [rt::S]) -> Opts<'a> {
+        Opts {
+            args,
+            pos: 0,
+            inline: None,
+            bundle: Vec::new(),
+        }
+    }
+
+    /// The next flag, or None at the first operand or after "--".
+    pub fn next_flag(&mut self) -> Option<rt::S> {
+        self.inline = None;
+        if let Some(c) = self.bundle.first().copied() {
+            self.bundle.remove(0);
+            return Some(short(c));
+        }
+        let a = *self.args.get(self.pos)?;
+        if a == b"--" {
+            self.pos += 1;
+            return None;
+        }
+        if a.len() < 2 || a[0] != b'-' {
+            return None;
+        }
+        self.pos += 1;
+        if a.starts_with(b"--") {
+            if let Some(eq) = a.iter().position(|&c| c == b'=') {
+                self.inline = Some(&a[eq + 1..]);
+                return Some(&a[..eq]);
+            }
+            return Some(a);
+        }
+        // "-m64m" style values only for single short flags; "-it" bundles.
+        if a.len() > 2 {
+            self.bundle.extend_from_slice(&a[2..]);
+        }
+        Some(short(a[1]))
+    }
+
+    /// The value for the flag just returned.
+    pub fn value(&mut self, flag: &[u8]) -> rt::Res<rt::S> {
+        if let Some(v) = self.inline.take() {
+            return Ok(v);
+        }
+        if !self.bundle.is_empty() {
+            let v: Vec<u8> = core::mem::take(&mut self.bundle);
+            return Ok(v.leak());
+        }
+        match self.args.get(self.pos) {
+            Some(v) => {
+                self.pos += 1;
+                Ok(v)
+            }
+            None => Err(rt::Error::new(flag, b"needs a value")),
+        }
+    }
+
+    pub fn rest(&self) -> &'a [rt::S] {
+        &self.args[self.pos.min(self.args.len())..]
+    }
+}
+
+fn short(c: u8) -> rt::S {
+    const DASHED: &[u8] = b"-a-b-c-d-e-f-g-h-i-j-k-l-m-n-o-p-q-r-s-t-u-v-w-x-y-z-A-B-C-D-E-F-G-H-I-J-K-L-M-N-O-P-Q-R-S-T-U-V-W-X-Y-Z-0-1-2-3-4-5-6-7-8-9";
+    match DASHED.chunks(2).position(|p| p[1] == c) {
+        Some(i) => &DASHED[2 * i..2 * i + 2],
+        None => b"-?",
+    }
+}
+
+/// Prints an error line and returns its exit code.
+pub fn fail(e: rt::Error) -> i32 {
+    rt::err(e.line());
+    e.code
+}

@@ -1,0 +1,340 @@
+//! `thinbox run [OPTIONS] --rootfs DIR [--] CMD [ARG...]`
+
+use super::{Opts, fail};
+use crate::cgroup::{self, Cgroup};
+use crate::rootfs;
+use crate::rt::{self, Buf, Error, Res, S, cat};
+use crate::spawn;
+use crate::spec::Container;
+use crate::sys;
+
+const MIN_MEMORY: u64 = 6 << 20;
+
+pub fn main(args: &[S]) -> i32 {
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => fail(e),
+    }
+}
+
+/// Everything `run` was asked for, beyond the container description.
+pub struct RunFlags {
+    pub cgroup_root: Option<S>,
+}
+
+fn bad(flag: &[u8], val: &[u8], why: &[u8]) -> Error {
+    Error::new(cat(&[flag, b" ", val]), why)
+}
+
+/// Parses the command line into a container description.
+pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
+    let mut c = Container::new(b"", b"");
+    let mut f = RunFlags { cgroup_root: None };
+    let mut rootfs: Option<S> = None;
+    let mut name: Option<S> = None;
+    let mut user: Option<S> = None;
+    let mut extra_env: alloc::vec::Vec<S> = alloc::vec::Vec::new();
+    let mut memory_swap: Option<S> = None;
+    let mut o = Opts::new(args);
+    while let Some(flag) = o.next_flag() {
+        match flag {
+            b"--rootfs" => rootfs = Some(o.value(flag)?),
+            b"--name" => name = Some(o.value(flag)?),
+            b"--hostname" | b"-h" => c.hostname = Some(o.value(flag)?),
+            b"-e" | b"--env" => extra_env.push(o.value(flag)?),
+            b"-w" | b"--workdir" => {
+                let w = o.value(flag)?;
+                if w.first() != Some(&b'/') {
+                    return Err(bad(flag, w, b"must be an absolute path"));
+                }
+                c.cwd = w;
+            }
+            b"-u" | b"--user" => user = Some(o.value(flag)?),
+            b"-t" | b"--tty" => c.tty = true,
+            b"-i" | b"--interactive" => {}
+            b"--read-only" => c.readonly_root = true,
+            b"-m" | b"--memory" => {
+                let v = o.value(flag)?;
+                let n = rt::parse_size(v).ok_or_else(|| {
+                    bad(flag, v, b"is not a size; use a number with an optional k, m or g suffix, such as 64m")
+                })?;
+                if n < MIN_MEMORY {
+                    return Err(bad(flag, v, b"is below the minimum of 6m"));
+                }
+                c.resources.memory = Some(n as i64);
+            }
+            b"--memory-swap" => memory_swap = Some(o.value(flag)?),
+            b"--cpu" | b"--cpus" => {
+                let v = o.value(flag)?;
+                let micro = rt::parse_micro(v).ok_or_else(|| {
+                    bad(
+                        flag,
+                        v,
+                        b"is not a number of CPUs; use a positive decimal such as 0.5",
+                    )
+                })?;
+                // The kernel's smallest quota is 1 ms per 100 ms period.
+                if micro < 10_000 {
+                    return Err(bad(flag, v, b"must be at least 0.01"));
+                }
+                let n = sys::cpu_count() as u64;
+                if micro > n * 1_000_000 {
+                    let mut b = Buf::new();
+                    b.s(b"is more than the ").u(n).s(b" CPUs of this machine");
+                    return Err(bad(flag, v, b.as_slice()));
+                }
+                c.resources.cpu_quota = Some((micro / 10) as i64);
+                c.resources.cpu_period = Some(100_000);
+            }
+            b"--pids" | b"--pids-limit" => {
+                let v = o.value(flag)?;
+                match rt::parse_u64(v) {
+                    Some(n) if n > 0 => c.resources.pids = Some(n as i64),
+                    _ => return Err(bad(flag, v, b"must be a whole number of at least 1")),
+                }
+            }
+            b"--cgroup-root" => {
+                let v = o.value(flag)?;
+                if v.first() != Some(&b'/') {
+                    return Err(bad(flag, v, b"must be an absolute path"));
+                }
+                f.cgroup_root = Some(v);
+            }
+            b"--net" | b"--network" => match o.value(flag)? {
+                b"host" => c.namespaces &= !sys::CLONE_NEWNET,
+                b"none" | b"private" => c.namespaces |= sys::CLONE_NEWNET,
+                v => return Err(bad(flag, v, b"must be host or none")),
+            },
+            _ => {
+                return Err(Error::new(
+                    cat(&[b"run: unknown flag ", flag]),
+                    b"see 'thinbox run --help'",
+                ));
+            }
+        }
+    }
+    let cmd = o.rest();
+    let rootfs = rootfs.ok_or_else(|| {
+        Error::new(
+            b"run: no rootfs",
+            b"pass --rootfs DIR pointing at an unpacked root filesystem",
+        )
+    })?;
+    if cmd.is_empty() {
+        return Err(Error::new(
+            b"run: no command",
+            b"name the program to run after the options, e.g. /bin/sh",
+        ));
+    }
+    if let Some(v) = memory_swap {
+        let mem = c
+            .resources
+            .memory
+            .ok_or_else(|| bad(b"--memory-swap", v, b"needs --memory"))?;
+        c.resources.swap = Some(if v == b"-1" {
+            -1
+        } else {
+            let total =
+                rt::parse_size(v).ok_or_else(|| bad(b"--memory-swap", v, b"is not a size"))?;
+            if (total as i64) < mem {
+                return Err(bad(
+                    b"--memory-swap",
+                    v,
+                    b"must be at least --memory (it is memory plus swap)",
+                ));
+            }
+            total as i64 - mem
+        });
+    }
+    c.args = cmd.to_vec();
+    c.id = match name {
+        Some(n) => {
+            if n.is_empty()
+                || n.len() > 64
+                || !n
+                    .iter()
+                    .all(|&ch| ch.is_ascii_alphanumeric() || b"_.-".contains(&ch))
+            {
+                return Err(bad(
+                    b"--name",
+                    n,
+                    b"use 1 to 64 letters, digits, '_', '.' or '-'",
+                ));
+            }
+            n
+        }
+        None => spawn::new_id(),
+    };
+    c.rootfs = absolute(rootfs);
+    if let Some(u) = user {
+        set_user(&mut c, u)?;
+    }
+    c.env.push(crate::spec::DEFAULT_PATH);
+    c.env
+        .push(if c.uid == 0 { b"HOME=/root" } else { b"HOME=/" });
+    if c.tty {
+        c.env.push(b"TERM=xterm");
+    }
+    for e in extra_env {
+        if e.contains(&b'=') {
+            c.set_env(e);
+        } else if let Some(v) = rt::getenv(e) {
+            c.set_env(cat(&[e, b"=", v]));
+        }
+    }
+    c.add_default_mounts();
+    Ok((c, f))
+}
+
+fn absolute(p: S) -> S {
+    if p.first() == Some(&b'/') {
+        return p;
+    }
+    let mut buf = [0u8; 4096];
+    match sys::getcwd(&mut buf) {
+        Ok(cwd) => cat(&[cwd, b"/", p]),
+        Err(_) => p,
+    }
+}
+
+/// `-u UID[:GID]` or `-u NAME[:GROUP]`, names looked up in the rootfs.
+fn set_user(c: &mut Container, u: S) -> Res<()> {
+    let (user, group) = match u.iter().position(|&ch| ch == b':') {
+        Some(p) => (&u[..p], Some(&u[p + 1..])),
+        None => (u, None),
+    };
+    let passwd =
+        rt::read_file(rootfs::resolve_in_root(c.rootfs, b"/etc/passwd")).unwrap_or_default();
+    let entry = passwd.split(|&ch| ch == b'\n').find_map(|line| {
+        let f: alloc::vec::Vec<&[u8]> = line.split(|&ch| ch == b':').collect();
+        (f.len() >= 4 && (f[0] == user || f[2] == user))
+            .then(|| (rt::parse_u64(f[2]), rt::parse_u64(f[3])))
+    });
+    c.uid = match (rt::parse_u64(user), entry) {
+        (Some(n), _) => n as u32,
+        (None, Some((Some(n), _))) => n as u32,
+        _ => {
+            return Err(bad(
+                b"-u",
+                u,
+                b"no such user in the container's /etc/passwd; use a numeric UID",
+            ));
+        }
+    };
+    c.gid = match group {
+        Some(g) => match rt::parse_u64(g) {
+            Some(n) => n as u32,
+            None => {
+                let groups = rt::read_file(rootfs::resolve_in_root(c.rootfs, b"/etc/group"))
+                    .unwrap_or_default();
+                groups
+                    .split(|&ch| ch == b'\n')
+                    .find_map(|line| {
+                        let f: alloc::vec::Vec<&[u8]> = line.split(|&ch| ch == b':').collect();
+                        (f.len() >= 3 && f[0] == g)
+                            .then(|| rt::parse_u64(f[2]))
+                            .flatten()
+                    })
+                    .ok_or_else(|| {
+                        bad(
+                            b"-u",
+                            u,
+                            b"no such group in the container's /etc/group; use a numeric GID",
+                        )
+                    })? as u32
+            }
+        },
+        None => match entry {
+            Some((_, Some(g))) => g as u32,
+            _ => 0,
+        },
+    };
+    Ok(())
+}
+
+fn check_rootfs(path: &[u8]) -> Res<()> {
+    match sys::stat(path) {
+        Ok(st) if sys::is_dir(&st) => Ok(()),
+        Ok(_) => Err(Error::new(
+            cat(&[b"rootfs ", path]),
+            b"is not a directory; pass --rootfs DIR pointing at an unpacked root filesystem",
+        )),
+        Err(e) => Err(Error::sys(cat(&[b"rootfs ", path]), e)
+            .hint(b"pass --rootfs DIR pointing at an unpacked root filesystem")),
+    }
+}
+
+/// Picks the cgroup: the one asked for, the default where cgroup2 is
+/// mounted, or none where it is not and no limit needs one.
+pub fn cgroup_for(c: &mut Container, root: Option<S>) {
+    let explicit = root.is_some();
+    let root = root.unwrap_or(cgroup::DEFAULT_ROOT);
+    if explicit || c.resources.any() || cgroup::is_cgroup2(cgroup::parent(root)) {
+        c.cgroup_path = Some(spawn::cgroup_path(root, c.id));
+        c.cgroup_explicit = true;
+    }
+}
+
+fn mib(b: &mut Buf, n: u64) {
+    if n.is_multiple_of(1 << 20) {
+        b.u(n >> 20).s(b" MiB");
+    } else {
+        b.u(n).s(b" bytes");
+    }
+}
+
+fn run(args: &[S]) -> Res<i32> {
+    let (mut c, flags) = parse(args)?;
+    spawn::is_root()?;
+    check_rootfs(c.rootfs)?;
+    cgroup_for(&mut c, flags.cgroup_root);
+    let cg = match c.cgroup_path {
+        Some(p) => Some(cgroup::create(p, &c.resources)?),
+        None => None,
+    };
+    let status = foreground(&c, cg.as_ref());
+    let status = match status {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(g) = &cg {
+                g.remove();
+            }
+            return Err(e);
+        }
+    };
+    if let Some(g) = &cg {
+        if sys::term_signal(status) == sys::SIGKILL
+            && c.resources.memory.is_some()
+            && g.oom_killed()
+        {
+            let mut b = Buf::new();
+            b.s(b"thinbox: container ")
+                .s(c.id)
+                .s(b" was killed by the OOM killer (memory limit ");
+            mib(&mut b, c.resources.memory.unwrap_or(0) as u64);
+            b.s(b"); raise --memory\n");
+            rt::err(b.as_slice());
+        }
+        g.remove();
+    }
+    Ok(sys::exit_code(status))
+}
+
+/// Spawns and waits with signals forwarded; the raw wait status.
+pub fn foreground(c: &Container, cg: Option<&Cgroup>) -> Res<i32> {
+    let set = spawn::forward_set();
+    let old = sys::sigprocmask(sys::SIG_BLOCK, set).map_err(|e| Error::sys(b"sigprocmask", e))?;
+    let sigfd = sys::signalfd(set).map_err(|e| Error::sys(b"signalfd", e))?;
+    let opts = spawn::Opts {
+        die_with_parent: true,
+        wait_for_start: false,
+        winsize: if c.tty {
+            crate::tty::host_winsize()
+        } else {
+            None
+        },
+        sigmask: old,
+    };
+    let child = spawn::spawn(c, cg, &opts)?;
+    Ok(spawn::wait_foreground(&child, &sigfd))
+}

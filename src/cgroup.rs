@@ -1,0 +1,331 @@
+//! cgroup v2: create the container's cgroup, enable only the controllers
+//! its limits need, write every limit before the container runs, and
+//! remove the cgroup afterwards.
+
+use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
+use crate::spec::Resources;
+use crate::sys::{self, Fd};
+use alloc::vec::Vec;
+
+pub const CGROUP2_MAGIC: u64 = 0x6367_7270;
+pub const DEFAULT_ROOT: &[u8] = b"/sys/fs/cgroup/thinbox";
+
+const PI_HINT: &[u8] = b"; on a Raspberry Pi add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt and reboot";
+
+pub struct Cgroup {
+    pub path: S,
+    pub fd: Option<Fd>,
+}
+
+pub fn parent(p: &[u8]) -> &[u8] {
+    match p.iter().rposition(|&c| c == b'/') {
+        Some(0) => b"/",
+        Some(i) => &p[..i],
+        None => b".",
+    }
+}
+
+fn file(dir: &[u8], name: &[u8]) -> S {
+    cat(&[dir, b"/", name])
+}
+
+/// Whether `list` (space separated, as in cgroup.controllers) has `word`.
+fn has_word(list: &[u8], word: &[u8]) -> bool {
+    rt::trim(list)
+        .split(|&c| c == b' ' || c == b'\n')
+        .any(|w| w == word)
+}
+
+pub fn is_cgroup2(path: &[u8]) -> bool {
+    sys::statfs_magic(path)
+        .map(|m| m == CGROUP2_MAGIC)
+        .unwrap_or(false)
+}
+
+/// The controllers the requested limits need.
+pub fn needed(r: &Resources) -> Vec<&'static [u8]> {
+    let mut v: Vec<&'static [u8]> = Vec::new();
+    if r.memory.is_some() || r.memory_low.is_some() || r.swap.is_some() {
+        v.push(b"memory");
+    }
+    if r.cpu_quota.is_some() || r.cpu_period.is_some() || r.cpu_weight.is_some() {
+        v.push(b"cpu");
+    }
+    if r.cpuset_cpus.is_some() || r.cpuset_mems.is_some() {
+        v.push(b"cpuset");
+    }
+    if r.pids.is_some() {
+        v.push(b"pids");
+    }
+    if r.io_weight.is_some() {
+        v.push(b"io");
+    }
+    for (f, _) in &r.files {
+        let ctrl = &f[..f.iter().position(|&c| c == b'.').unwrap_or(f.len())];
+        const KNOWN: [&[u8]; 8] = [
+            b"memory", b"cpu", b"cpuset", b"pids", b"io", b"hugetlb", b"rdma", b"misc",
+        ];
+        if let Some(k) = KNOWN.iter().find(|k| **k == ctrl)
+            && !v.contains(k)
+        {
+            v.push(k);
+        }
+    }
+    v
+}
+
+/// Makes `ctrl` available to children of `dir`, enabling it upwards as
+/// far as the mount root if needed.
+fn enable(dir: &[u8], ctrl: &[u8], mount_root: &[u8]) -> Res<()> {
+    let sub = rt::read_file(file(dir, b"cgroup.subtree_control")).unwrap_or_default();
+    if has_word(&sub, ctrl) {
+        return Ok(());
+    }
+    let avail = rt::read_file(file(dir, b"cgroup.controllers")).unwrap_or_default();
+    if !has_word(&avail, ctrl) {
+        if dir == mount_root || dir.len() <= mount_root.len() {
+            return Err(missing(ctrl, dir));
+        }
+        enable(parent(dir), ctrl, mount_root)?;
+    }
+    let mut w = Buf::new();
+    w.c(b'+').s(ctrl);
+    rt::write_file(file(dir, b"cgroup.subtree_control"), w.as_slice()).map_err(|e| {
+        if e == sys::ENOENT || e == sys::EINVAL {
+            missing(ctrl, dir)
+        } else {
+            Error::sys(
+                cat(&[b"enabling cgroup controller ", ctrl, b" in ", dir]),
+                e,
+            )
+        }
+    })
+}
+
+fn missing(ctrl: &[u8], dir: &[u8]) -> Error {
+    Error::new(
+        cat(&[b"cgroup controller '", ctrl, b"' is not available in ", dir]),
+        b"",
+    )
+    .hint(cat(&[
+        b"enable it on the kernel command line (cgroup_enable=",
+        ctrl,
+        b")",
+        if ctrl == b"memory" { PI_HINT } else { b"" },
+    ]))
+}
+
+/// Finds where the cgroup2 filesystem holding `dir` is mounted.
+fn mount_root(dir: &[u8]) -> S {
+    let mut d = dir;
+    loop {
+        let p = parent(d);
+        if p == d || !is_cgroup2(p) {
+            return cat(&[d]);
+        }
+        d = p;
+    }
+}
+
+/// Creates the cgroup `root/id` (or the absolute `path`), enables what the
+/// limits need, and writes every limit. On error nothing is left behind.
+pub fn create(path: S, r: &Resources) -> Res<Cgroup> {
+    let root = parent(path);
+    let base = parent(root);
+    if !is_cgroup2(root) && !is_cgroup2(base) {
+        return Err(Error::new(cat(&[b"cgroup2 is not mounted at ", base]), b"")
+            .hint(b"mount it (mount -t cgroup2 none /sys/fs/cgroup) or pass --cgroup-root DIR on a cgroup2 mount"));
+    }
+    let made_root = match sys::mkdir(root, 0o755) {
+        Ok(_) => true,
+        Err(sys::EEXIST) => false,
+        Err(e) => return Err(Error::sys(cat(&[b"creating cgroup ", root]), e)),
+    };
+    let mroot = mount_root(root);
+    let result = (|| {
+        for ctrl in needed(r) {
+            enable(root, ctrl, mroot)?;
+        }
+        match sys::mkdir(path, 0o755) {
+            Ok(_) => {}
+            Err(sys::EEXIST) => {
+                return Err(Error::new(cat(&[b"cgroup ", path]), b"already exists")
+                    .hint(b"another container uses this name; pick another --name"));
+            }
+            Err(e) => return Err(Error::sys(cat(&[b"creating cgroup ", path]), e)),
+        }
+        let cg = Cgroup { path, fd: None };
+        if let Err(e) = write_limits(path, r) {
+            cg.remove();
+            return Err(e);
+        }
+        Ok(cg)
+    })();
+    match result {
+        Ok(mut cg) => {
+            cg.fd = sys::open(path, sys::O_RDONLY | sys::O_DIRECTORY, 0).ok();
+            Ok(cg)
+        }
+        Err(e) => {
+            if made_root {
+                let _ = sys::rmdir(root);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn num_or_max(b: &mut Buf, v: i64) {
+    if v < 0 {
+        b.s(b"max");
+    } else {
+        b.u(v as u64);
+    }
+}
+
+fn put(dir: &[u8], name: &[u8], val: &[u8]) -> Res<()> {
+    rt::write_file(file(dir, name), val).map_err(|e| {
+        let what = cat(&[b"cgroup ", name, b" = ", val]);
+        if e == sys::ENOENT {
+            Error::new(what, b"this kernel does not offer that file")
+        } else {
+            Error::sys(what, e)
+        }
+    })
+}
+
+/// Writes the limits of `r` into the cgroup directory `dir`.
+pub fn write_limits(dir: &[u8], r: &Resources) -> Res<()> {
+    let mut b = Buf::new();
+    if let Some(v) = r.cpuset_cpus {
+        put(dir, b"cpuset.cpus", v)?;
+    }
+    if let Some(v) = r.cpuset_mems {
+        put(dir, b"cpuset.mems", v)?;
+    }
+    if let Some(v) = r.memory_low {
+        b.0.clear();
+        num_or_max(&mut b, v);
+        put(dir, b"memory.low", b.as_slice())?;
+    }
+    if let Some(v) = r.memory {
+        b.0.clear();
+        num_or_max(&mut b, v);
+        put(dir, b"memory.max", b.as_slice())?;
+    }
+    match r.swap {
+        Some(v) => {
+            b.0.clear();
+            num_or_max(&mut b, v);
+            put(dir, b"memory.swap.max", b.as_slice())?;
+        }
+        // No swap unless asked for; kernels without swap accounting have
+        // no file, and then there is nothing to turn off.
+        None if r.memory.is_some() => {
+            let _ = rt::write_file(file(dir, b"memory.swap.max"), b"0");
+        }
+        None => {}
+    }
+    if r.cpu_quota.is_some() || r.cpu_period.is_some() {
+        b.0.clear();
+        num_or_max(&mut b, r.cpu_quota.unwrap_or(-1));
+        b.c(b' ').u(r.cpu_period.unwrap_or(100_000));
+        put(dir, b"cpu.max", b.as_slice())?;
+    }
+    if let Some(w) = r.cpu_weight {
+        b.0.clear();
+        b.u(w);
+        put(dir, b"cpu.weight", b.as_slice())?;
+    }
+    if let Some(v) = r.pids {
+        b.0.clear();
+        num_or_max(&mut b, v);
+        put(dir, b"pids.max", b.as_slice())?;
+    }
+    if let Some(w) = r.io_weight {
+        b.0.clear();
+        b.s(b"default ").u(w);
+        put(dir, b"io.weight", b.as_slice())?;
+    }
+    for (f, v) in &r.files {
+        put(dir, f, v)?;
+    }
+    Ok(())
+}
+
+/// Moves `pid` into the cgroup (the handshake path, without clone3).
+pub fn place(path: &[u8], pid: i32) -> Res<()> {
+    let mut b = Buf::new();
+    b.u(pid as u64);
+    rt::write_file(file(path, b"cgroup.procs"), b.as_slice()).ctx(cat(&[b"joining cgroup ", path]))
+}
+
+/// Reads a "key value" line from a flat-keyed file such as memory.events.
+pub fn read_key(path: &[u8], name: &[u8], key: &[u8]) -> Option<u64> {
+    let data = rt::read_file(file(path, name)).ok()?;
+    for line in data.split(|&c| c == b'\n') {
+        if line.len() > key.len() && line.starts_with(key) && line[key.len()] == b' ' {
+            return rt::parse_u64(&line[key.len() + 1..]);
+        }
+    }
+    None
+}
+
+impl Cgroup {
+    /// Whether the OOM killer killed something in this cgroup.
+    pub fn oom_killed(&self) -> bool {
+        read_key(self.path, b"memory.events", b"oom_kill").unwrap_or(0) > 0
+    }
+
+    /// Kills whatever is left and removes the directory.
+    pub fn remove(&self) {
+        // cgroup.kill (5.14+) takes out stragglers, such as processes that
+        // joined with exec; older kernels get a SIGKILL per pid.
+        let _ = rt::write_file(file(self.path, b"cgroup.kill"), b"1");
+        for _ in 0..200 {
+            match sys::rmdir(self.path) {
+                Ok(_) | Err(sys::ENOENT) => return,
+                Err(sys::EBUSY) => {
+                    if let Ok(procs) = rt::read_file(file(self.path, b"cgroup.procs")) {
+                        for p in procs.split(|&c| c == b'\n') {
+                            if let Some(pid) = rt::parse_u64(p) {
+                                let _ = sys::kill(pid as i32, sys::SIGKILL);
+                            }
+                        }
+                    }
+                    sys::sleep_ms(1);
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents() {
+        assert_eq!(parent(b"/sys/fs/cgroup/thinbox"), b"/sys/fs/cgroup");
+        assert_eq!(parent(b"/x"), b"/");
+    }
+
+    #[test]
+    fn controllers_needed() {
+        let mut r = Resources::default();
+        assert!(needed(&r).is_empty());
+        r.memory = Some(1 << 20);
+        r.pids = Some(8);
+        assert_eq!(needed(&r), [&b"memory"[..], b"pids"]);
+        r.files.push((b"hugetlb.2MB.max", b"0"));
+        assert_eq!(needed(&r).last().copied(), Some(&b"hugetlb"[..]));
+    }
+
+    #[test]
+    fn words() {
+        assert!(has_word(b"cpuset cpu io memory pids\n", b"memory"));
+        assert!(!has_word(b"cpuset cpu io\n", b"memory"));
+        assert!(!has_word(b"hugetlb", b"huge"));
+    }
+}

@@ -1,0 +1,344 @@
+//! The container's filesystem: private propagation, the rootfs bind, the
+//! mount list, /dev, pivot_root, then masked and read-only paths. Runs in
+//! the child, inside its new mount namespace.
+
+use crate::rt::{Buf, Ctx, Error, Res, S, cat};
+use crate::spec::{self, Container, MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, Mount};
+use crate::sys;
+use alloc::vec::Vec;
+
+/// Resolves `path` inside `root` the way the container will see it:
+/// symlinks are followed, but never out of `root`, and ".." stops at it.
+pub fn resolve_in_root(root: &[u8], path: &[u8]) -> S {
+    let mut out: Vec<u8> = Vec::new();
+    let mut todo: Vec<u8> = path.to_vec();
+    let mut hops = 0;
+    loop {
+        let rest = todo.clone();
+        let mut done = true;
+        let mut parts = rest
+            .split(|&c| c == b'/')
+            .filter(|p| !p.is_empty() && *p != b".");
+        while let Some(part) = parts.next() {
+            if part == b".." {
+                let cut = out.iter().rposition(|&c| c == b'/').unwrap_or(0);
+                out.truncate(cut);
+                continue;
+            }
+            let before = out.len();
+            out.push(b'/');
+            out.extend_from_slice(part);
+            let mut lbuf = [0u8; 4096];
+            let full = cat(&[root, &out]);
+            if let Ok(target) = sys::readlinkat(sys::AT_FDCWD, full, &mut lbuf) {
+                hops += 1;
+                if hops > 40 {
+                    break;
+                }
+                let mut next: Vec<u8> = Vec::new();
+                if target.first() == Some(&b'/') {
+                    out.clear();
+                } else {
+                    out.truncate(before);
+                }
+                next.extend_from_slice(target);
+                for p in parts.by_ref() {
+                    next.push(b'/');
+                    next.extend_from_slice(p);
+                }
+                todo = next;
+                done = false;
+                break;
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    cat(&[root, &out])
+}
+
+/// mkdir -p, treating existing entries as fine.
+pub fn mkdir_all(path: &[u8], mode: u32) -> sys::R<()> {
+    match sys::mkdir(path, mode) {
+        Ok(_) | Err(sys::EEXIST) => Ok(()),
+        Err(sys::ENOENT) => {
+            let p = crate::cgroup::parent(path);
+            if p.len() >= path.len() {
+                return Err(sys::ENOENT);
+            }
+            mkdir_all(p, 0o755)?;
+            match sys::mkdir(path, mode) {
+                Ok(_) | Err(sys::EEXIST) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates a mount point: a directory, or an empty file when binding a
+/// non-directory.
+fn make_mountpoint(target: &[u8], file: bool) -> sys::R<()> {
+    if !file {
+        return mkdir_all(target, 0o755);
+    }
+    if sys::lstat(target).is_ok() {
+        return Ok(());
+    }
+    mkdir_all(crate::cgroup::parent(target), 0o755)?;
+    sys::open(target, sys::O_WRONLY | sys::O_CREAT, 0o644).map(|_| ())
+}
+
+fn mount_one(root: &[u8], m: &Mount) -> Res<()> {
+    let target = resolve_in_root(root, m.dest);
+    let step = |e| Error::sys(cat(&[b"mount ", m.kind, b" on ", m.dest]), e);
+    let bind = m.flags & MS_BIND != 0;
+    let is_file = bind
+        && sys::stat(m.source)
+            .map(|st| !sys::is_dir(&st))
+            .unwrap_or(false);
+    make_mountpoint(target, is_file).map_err(step)?;
+    let base = m.flags & !(spec::MS_PROPAGATION | MS_RDONLY);
+    if bind {
+        sys::mount(
+            Some(m.source),
+            target,
+            None,
+            base & (MS_BIND | MS_REC),
+            None,
+        )
+        .map_err(step)?;
+        // Bind flags beyond MS_BIND/MS_REC only take effect on a remount.
+        if m.flags & !(MS_BIND | MS_REC | spec::MS_PROPAGATION) != 0 {
+            sys::mount(
+                None,
+                target,
+                None,
+                (m.flags & !(MS_REC | spec::MS_PROPAGATION)) | MS_REMOUNT,
+                None,
+            )
+            .map_err(step)?;
+        }
+    } else {
+        let data = if m.data.is_empty() {
+            None
+        } else {
+            Some(m.data)
+        };
+        let flags = m.flags & !spec::MS_PROPAGATION;
+        match sys::mount(Some(m.source), target, Some(m.kind), flags, data) {
+            // sysfs needs a network namespace of our own; with the host
+            // network, bind the host's /sys instead.
+            Err(sys::EPERM) if m.kind == b"sysfs" => {
+                sys::mount(Some(b"/sys"), target, None, MS_BIND | MS_REC, None).map_err(step)?;
+                let _ = sys::mount(None, target, None, flags | MS_BIND | MS_REMOUNT, None);
+            }
+            r => {
+                r.map_err(step)?;
+            }
+        }
+    }
+    if m.flags & spec::MS_PROPAGATION != 0 {
+        sys::mount(
+            None,
+            target,
+            None,
+            m.flags & (spec::MS_PROPAGATION | MS_REC),
+            None,
+        )
+        .map_err(step)?;
+    }
+    Ok(())
+}
+
+fn dev_t(major: u32, minor: u32) -> u64 {
+    let (ma, mi) = (major as u64, minor as u64);
+    (mi & 0xff) | ((ma & 0xfff) << 8) | ((mi & !0xff) << 12) | ((ma & !0xfff) << 32)
+}
+
+fn make_devices(root: &[u8], c: &Container) -> Res<()> {
+    let dev = cat(&[root, b"/dev"]);
+    let mut b = Buf::new();
+    for (name, ma, mi) in spec::DEFAULT_DEVICES {
+        b.0.clear();
+        b.s(dev).c(b'/').s(name);
+        make_node(b.as_slice(), sys::S_IFCHR | 0o666, ma, mi, 0, 0)?;
+    }
+    for d in &c.devices {
+        let path = resolve_in_root(root, d.path);
+        let kind = match d.kind {
+            b'b' => sys::S_IFBLK,
+            b'p' => sys::S_IFIFO,
+            _ => sys::S_IFCHR,
+        };
+        let _ = mkdir_all(crate::cgroup::parent(path), 0o755);
+        let _ = sys::unlink(path);
+        make_node(
+            path,
+            kind | (d.mode & 0o7777),
+            d.major,
+            d.minor,
+            d.uid,
+            d.gid,
+        )?;
+    }
+    let links: [(&[u8], &[u8]); 5] = [
+        (b"/proc/self/fd", b"fd"),
+        (b"/proc/self/fd/0", b"stdin"),
+        (b"/proc/self/fd/1", b"stdout"),
+        (b"/proc/self/fd/2", b"stderr"),
+        (b"pts/ptmx", b"ptmx"),
+    ];
+    for (target, name) in links {
+        b.0.clear();
+        b.s(dev).c(b'/').s(name);
+        match sys::symlinkat(target, sys::AT_FDCWD, b.as_slice()) {
+            Ok(_) | Err(sys::EEXIST) => {}
+            Err(e) => return Err(Error::sys(cat(&[b"creating /dev/", name]), e)),
+        }
+    }
+    Ok(())
+}
+
+/// mknod, or a bind of the host's node where mknod is not allowed (a user
+/// namespace).
+fn make_node(path: &[u8], mode: u32, ma: u32, mi: u32, uid: u32, gid: u32) -> Res<()> {
+    match sys::mknodat(sys::AT_FDCWD, path, mode, dev_t(ma, mi)) {
+        Ok(_) => {}
+        Err(sys::EEXIST) => return Ok(()),
+        Err(sys::EPERM) if mode & sys::S_IFMT == sys::S_IFCHR => {
+            let host = cat(&[
+                b"/dev/",
+                &path[path.iter().rposition(|&c| c == b'/').unwrap_or(0) + 1..],
+            ]);
+            make_mountpoint(path, true).ctx(path)?;
+            sys::mount(Some(host), path, None, MS_BIND, None).ctx(cat(&[b"binding ", host]))?;
+            return Ok(());
+        }
+        Err(e) => return Err(Error::sys(cat(&[b"mknod ", path]), e)),
+    }
+    sys::fchmodat(sys::AT_FDCWD, path, mode & 0o7777).ctx(path)?;
+    if uid != 0 || gid != 0 {
+        sys::fchownat(sys::AT_FDCWD, path, uid, gid, 0).ctx(path)?;
+    }
+    Ok(())
+}
+
+/// Everything from the private "/" to the detached old root.
+pub fn setup(c: &Container) -> Res<()> {
+    let root = c.rootfs;
+    let shared = c.rootfs_propagation & spec::MS_SHARED != 0;
+    let first = if shared {
+        spec::MS_SLAVE
+    } else {
+        c.rootfs_propagation & spec::MS_PROPAGATION
+    };
+    sys::mount(None, b"/", None, MS_REC | first, None).ctx(b"making / private")?;
+    sys::mount(Some(root), root, None, MS_BIND | MS_REC, None)
+        .ctx(cat(&[b"binding rootfs ", root]))?;
+    let has_dev = c.mounts.iter().any(|m| m.dest == b"/dev");
+    for m in &c.mounts {
+        mount_one(root, m)?;
+    }
+    if has_dev {
+        make_devices(root, c)?;
+    }
+    sys::chdir(root).ctx(cat(&[b"entering rootfs ", root]))?;
+    sys::pivot_root(b".", b".").ctx(b"pivot_root")?;
+    sys::umount2(b".", 2).ctx(b"detaching the old root")?; // MNT_DETACH
+    sys::chdir(b"/").ctx(b"chdir /")?;
+    if shared {
+        sys::mount(None, b"/", None, MS_REC | spec::MS_SHARED, None).ctx(b"making / shared")?;
+    }
+    Ok(())
+}
+
+/// Masks and write-protects paths; runs after sysctls are written.
+pub fn protect(c: &Container) -> Res<()> {
+    for p in &c.masked_paths {
+        mask(p)?;
+    }
+    for p in &c.readonly_paths {
+        match sys::mount(Some(p), p, None, MS_BIND | MS_REC, None) {
+            Ok(_) => {}
+            Err(sys::ENOENT) => continue,
+            Err(e) => return Err(Error::sys(cat(&[b"read-only ", p]), e)),
+        }
+        sys::mount(
+            None,
+            p,
+            None,
+            MS_BIND
+                | MS_REC
+                | MS_REMOUNT
+                | MS_RDONLY
+                | spec::MS_NOSUID
+                | spec::MS_NODEV
+                | spec::MS_NOEXEC,
+            None,
+        )
+        .or_else(|_| sys::mount(None, p, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None))
+        .ctx(cat(&[b"read-only ", p]))?;
+    }
+    if c.readonly_root {
+        sys::mount(None, b"/", None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
+            .ctx(b"read-only root")?;
+    }
+    Ok(())
+}
+
+/// Hides a path: /dev/null over files, an empty read-only tmpfs over
+/// directories.
+fn mask(p: &[u8]) -> Res<()> {
+    let st = match sys::stat(p) {
+        Ok(st) => st,
+        Err(sys::ENOENT) => return Ok(()),
+        Err(e) => return Err(Error::sys(cat(&[b"mask ", p]), e)),
+    };
+    let r = if sys::is_dir(&st) {
+        sys::mount(
+            Some(b"tmpfs"),
+            p,
+            Some(b"tmpfs"),
+            MS_RDONLY,
+            Some(b"size=0"),
+        )
+    } else {
+        sys::mount(Some(b"/dev/null"), p, None, MS_BIND, None)
+    };
+    r.ctx(cat(&[b"mask ", p]))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn resolve_stays_inside() {
+        let d = std::env::temp_dir().join(format!("tb-resolve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("var")).unwrap();
+        std::fs::create_dir_all(d.join("run")).unwrap();
+        symlink("/run", d.join("var/run")).unwrap();
+        symlink("../../../..", d.join("up")).unwrap();
+        symlink("/", d.join("abs")).unwrap();
+        let root = d.to_str().unwrap().as_bytes();
+        let r = |p: &[u8]| String::from_utf8(resolve_in_root(root, p).to_vec()).unwrap();
+        let base = d.to_str().unwrap();
+        assert_eq!(r(b"/var/run/x"), format!("{base}/run/x"));
+        assert_eq!(r(b"/up/etc"), format!("{base}/etc"));
+        assert_eq!(r(b"/abs/proc"), format!("{base}/proc"));
+        assert_eq!(r(b"/../../proc"), format!("{base}/proc"));
+        assert_eq!(r(b"/dev/pts"), format!("{base}/dev/pts"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn devt() {
+        assert_eq!(dev_t(1, 3), 0x103);
+        assert_eq!(dev_t(5, 0), 0x500);
+    }
+}

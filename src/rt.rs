@@ -1,0 +1,336 @@
+//! Process state (argv, envp), output without core::fmt, and the error
+//! type every applet reports through.
+
+use crate::sys::{self, Errno};
+use alloc::vec::Vec;
+
+pub type S = &'static [u8];
+
+struct Proc {
+    args: Vec<S>,
+    env: Vec<S>,
+}
+
+static PROC: sys::Global<Proc> = sys::Global::new(Proc {
+    args: Vec::new(),
+    env: Vec::new(),
+});
+
+pub fn init(args: Vec<S>, env: Vec<S>) {
+    PROC.set(Proc { args, env });
+}
+
+fn proc_() -> &'static Proc {
+    PROC.get()
+}
+
+pub fn args() -> &'static [S] {
+    &proc_().args
+}
+
+/// Looks up an environment variable of thinbox itself.
+pub fn getenv(name: &[u8]) -> Option<S> {
+    proc_()
+        .env
+        .iter()
+        .find(|s| s.len() > name.len() && s.starts_with(name) && s[name.len()] == b'=')
+        .map(|s| &s[name.len() + 1..])
+}
+
+/// A growable byte buffer with just the formatting thinbox needs.
+#[derive(Default, Clone)]
+pub struct Buf(pub Vec<u8>);
+
+impl Buf {
+    pub fn new() -> Buf {
+        Buf(Vec::new())
+    }
+    pub fn s(&mut self, s: &[u8]) -> &mut Buf {
+        self.0.extend_from_slice(s);
+        self
+    }
+    pub fn c(&mut self, c: u8) -> &mut Buf {
+        self.0.push(c);
+        self
+    }
+    pub fn u(&mut self, n: u64) -> &mut Buf {
+        let mut tmp = [0u8; 20];
+        self.s(fmt_u64(n, &mut tmp))
+    }
+    pub fn i(&mut self, n: i64) -> &mut Buf {
+        if n < 0 {
+            self.c(b'-');
+        }
+        self.u(n.unsigned_abs())
+    }
+    /// Appends `n` right-aligned or left-aligned in `width` columns.
+    pub fn pad(&mut self, s: &[u8], width: usize) -> &mut Buf {
+        self.s(s);
+        for _ in s.len()..width {
+            self.c(b' ');
+        }
+        self
+    }
+    pub fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+    pub fn leak(self) -> S {
+        self.0.leak()
+    }
+}
+
+pub fn fmt_u64(mut n: u64, tmp: &mut [u8; 20]) -> &[u8] {
+    let mut i = 20;
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &tmp[i..]
+}
+
+pub fn out(s: &[u8]) {
+    let _ = sys::write_all(1, s);
+}
+
+pub fn err(s: &[u8]) {
+    let _ = sys::write_all(2, s);
+}
+
+/// Concatenates parts into one owned string.
+pub fn cat(parts: &[&[u8]]) -> S {
+    let mut b = Buf::new();
+    for p in parts {
+        b.s(p);
+    }
+    b.leak()
+}
+
+pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + (c - b'0') as u64;
+    }
+    Some(n)
+}
+
+/// Parses "64m"-style sizes (binary k/m/g/t suffixes, optional "b").
+pub fn parse_size(s: &[u8]) -> Option<u64> {
+    let mut s = s;
+    if let Some(b'b' | b'B') = s.last()
+        && s.len() > 1
+        && !s[s.len() - 2].is_ascii_digit()
+    {
+        s = &s[..s.len() - 1];
+    }
+    let (num, shift) = match s.last()? {
+        b'k' | b'K' => (&s[..s.len() - 1], 10),
+        b'm' | b'M' => (&s[..s.len() - 1], 20),
+        b'g' | b'G' => (&s[..s.len() - 1], 30),
+        b't' | b'T' => (&s[..s.len() - 1], 40),
+        _ => (s, 0),
+    };
+    let n = parse_u64(num)?;
+    n.checked_mul(1u64 << shift)
+}
+
+/// Parses a decimal like "0.5" into millionths.
+pub fn parse_micro(s: &[u8]) -> Option<u64> {
+    let (int, frac) = match s.iter().position(|&c| c == b'.') {
+        Some(p) => (&s[..p], &s[p + 1..]),
+        None => (s, &b""[..]),
+    };
+    if (int.is_empty() && frac.is_empty()) || frac.len() > 6 {
+        return None;
+    }
+    let i = if int.is_empty() { 0 } else { parse_u64(int)? };
+    let mut f = if frac.is_empty() { 0 } else { parse_u64(frac)? };
+    for _ in frac.len()..6 {
+        f *= 10;
+    }
+    i.checked_mul(1_000_000)?.checked_add(f)
+}
+
+/// An error that becomes one line on stderr: "thinbox: WHAT: REASON[; HINT]".
+/// The message is formatted once, where the error is made.
+pub struct Error {
+    pub msg: S,
+    pub code: i32,
+}
+
+pub type Res<T> = Result<T, Error>;
+
+impl Error {
+    #[inline(never)]
+    pub fn new(what: &[u8], reason: &[u8]) -> Error {
+        let msg = if reason.is_empty() {
+            cat(&[what])
+        } else {
+            cat(&[what, b": ", reason])
+        };
+        Error { msg, code: 125 }
+    }
+    #[inline(never)]
+    pub fn sys(what: &[u8], e: Errno) -> Error {
+        Error::new(what, strerror(e))
+    }
+    pub fn code(mut self, code: i32) -> Error {
+        self.code = code;
+        self
+    }
+    #[inline(never)]
+    pub fn hint(mut self, h: &[u8]) -> Error {
+        self.msg = cat(&[self.msg, b"; ", h]);
+        self
+    }
+    pub fn line(&self) -> S {
+        cat(&[b"thinbox: ", self.msg, b"\n"])
+    }
+}
+
+/// Attaches "what" to a raw errno.
+pub trait Ctx<T> {
+    fn ctx(self, what: &[u8]) -> Res<T>;
+}
+
+impl<T> Ctx<T> for sys::R<T> {
+    #[inline(never)]
+    fn ctx(self, what: &[u8]) -> Res<T> {
+        self.map_err(|e| Error::sys(what, e))
+    }
+}
+
+pub fn strerror(e: Errno) -> &'static [u8] {
+    match e.0 {
+        1 => b"operation not permitted",
+        2 => b"no such file or directory",
+        3 => b"no such process",
+        4 => b"interrupted",
+        5 => b"I/O error",
+        7 => b"argument list too long",
+        8 => b"exec format error",
+        9 => b"bad file descriptor",
+        11 => b"resource temporarily unavailable",
+        12 => b"out of memory",
+        13 => b"permission denied",
+        16 => b"device or resource busy",
+        17 => b"file exists",
+        18 => b"cross-device link",
+        19 => b"no such device",
+        20 => b"not a directory",
+        21 => b"is a directory",
+        22 => b"invalid argument",
+        24 => b"too many open files",
+        26 => b"text file busy",
+        28 => b"no space left on device",
+        30 => b"read-only file system",
+        36 => b"file name too long",
+        38 => b"function not implemented",
+        39 => b"directory not empty",
+        40 => b"too many levels of symbolic links",
+        95 => b"operation not supported",
+        111 => b"connection refused",
+        _ => b"unknown error",
+    }
+}
+
+/// Reads a whole file (small files: proc, cgroupfs, state, config).
+pub fn read_file(path: &[u8]) -> sys::R<Vec<u8>> {
+    let fd = sys::open(path, sys::O_RDONLY, 0)?;
+    read_fd(fd.raw())
+}
+
+pub fn read_fd(fd: i32) -> sys::R<Vec<u8>> {
+    let mut v = Vec::new();
+    let mut chunk = [0u8; 512];
+    loop {
+        let n = sys::read(fd, &mut chunk)?;
+        if n == 0 {
+            return Ok(v);
+        }
+        v.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Writes a whole small file (cgroupfs attributes, pid files).
+pub fn write_file(path: &[u8], data: &[u8]) -> sys::R<()> {
+    let fd = sys::open(path, sys::O_WRONLY | sys::O_TRUNC, 0)?;
+    sys::write_all(fd.raw(), data)
+}
+
+pub fn trim(mut s: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\n' | b' ' | b'\t' | b'\r'] = s {
+        s = rest;
+    }
+    while let [b'\n' | b' ' | b'\t' | b'\r', rest @ ..] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Splits on a byte, like str::split.
+pub fn split(s: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
+    s.split(move |&c| c == sep)
+}
+
+pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size(b"64m"), Some(64 << 20));
+        assert_eq!(parse_size(b"1G"), Some(1 << 30));
+        assert_eq!(parse_size(b"512k"), Some(512 << 10));
+        assert_eq!(parse_size(b"100"), Some(100));
+        assert_eq!(parse_size(b"64mb"), Some(64 << 20));
+        assert_eq!(parse_size(b"64x"), None);
+        assert_eq!(parse_size(b"-1"), None);
+        assert_eq!(parse_size(b""), None);
+        assert_eq!(parse_size(b"m"), None);
+        assert_eq!(parse_size(b"99999999999999999t"), None);
+    }
+
+    #[test]
+    fn micro() {
+        assert_eq!(parse_micro(b"0.5"), Some(500_000));
+        assert_eq!(parse_micro(b"2"), Some(2_000_000));
+        assert_eq!(parse_micro(b".25"), Some(250_000));
+        assert_eq!(parse_micro(b"1.000001"), Some(1_000_001));
+        assert_eq!(parse_micro(b"-1"), None);
+        assert_eq!(parse_micro(b"."), None);
+        assert_eq!(parse_micro(b"abc"), None);
+    }
+
+    #[test]
+    fn numbers() {
+        let mut t = [0u8; 20];
+        assert_eq!(fmt_u64(0, &mut t), b"0");
+        assert_eq!(fmt_u64(u64::MAX, &mut t), b"18446744073709551615");
+        assert_eq!(Buf::new().i(-42).as_slice(), b"-42");
+    }
+
+    #[test]
+    fn error_lines() {
+        let e = Error::sys(b"rootfs /x", crate::sys::ENOENT).hint(b"create it");
+        assert_eq!(
+            e.line(),
+            b"thinbox: rootfs /x: no such file or directory; create it\n"
+        );
+        let e = Error::new(b"--cpu 0", b"must be greater than 0");
+        assert_eq!(e.line(), b"thinbox: --cpu 0: must be greater than 0\n");
+    }
+}

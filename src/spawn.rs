@@ -1,0 +1,383 @@
+//! Namespaces and spawn: clone3 straight into the cgroup (or a handshake
+//! where the kernel lacks CLONE_INTO_CGROUP), the child's setup sequence,
+//! and the sync channel that reports the child's failures to the parent.
+
+use crate::cgroup::{self, Cgroup};
+use crate::rootfs;
+use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
+use crate::spec::Container;
+use crate::sys::{self, Fd};
+use alloc::vec::Vec;
+
+/// Signals `run` forwards to the container.
+pub const FORWARD: [i32; 5] = [
+    sys::SIGINT,
+    sys::SIGTERM,
+    sys::SIGHUP,
+    sys::SIGQUIT,
+    sys::SIGWINCH,
+];
+
+pub fn forward_set() -> sys::SigSet {
+    FORWARD
+        .iter()
+        .fold(sys::sigbit(sys::SIGCHLD), |s, &g| s | sys::sigbit(g))
+}
+
+// Messages from child to parent on the sync socket.
+const MSG_ERROR: u8 = b'E';
+const MSG_PTY: u8 = b'T';
+const MSG_READY: u8 = b'R';
+// Parent to child.
+const MSG_GO: u8 = b'G';
+
+pub struct Child {
+    pub pid: i32,
+    /// The pty master, for `-t`.
+    pub pty: Option<Fd>,
+    pub sync: Fd,
+}
+
+/// What the child needs besides the container description.
+pub struct Opts {
+    /// Kill the container when thinbox dies (foreground `run`).
+    pub die_with_parent: bool,
+    /// Stop after setup and wait for MSG_GO before exec (OCI create).
+    pub wait_for_start: bool,
+    pub winsize: Option<sys::Winsize>,
+    pub sigmask: sys::SigSet,
+}
+
+/// Clones the container's init. On success the child has exec'd (or, with
+/// `wait_for_start`, is waiting for start); every setup failure comes back
+/// as an Error naming the step, with the child reaped.
+pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
+    let (parent_end, child_end) = sys::socketpair(sys::SOCK_SEQPACKET).ctx(b"socketpair")?;
+    let cgfd = cg
+        .and_then(|g| g.fd.as_ref())
+        .map(|f| f.raw())
+        .unwrap_or(-1);
+    let mut flags = c.namespaces;
+    let mut handshake = cg.is_some();
+    let mut r = sys::clone3(flags, cgfd);
+    if cgfd >= 0 {
+        handshake = false;
+        if matches!(r, Err(sys::E2BIG) | Err(sys::EINVAL)) {
+            // Kernels 5.3 to 5.6: clone3 without CLONE_INTO_CGROUP.
+            handshake = true;
+            flags &= !sys::CLONE_NEWCGROUP;
+            r = sys::clone3(flags, -1);
+        }
+    } else if handshake {
+        flags &= !sys::CLONE_NEWCGROUP;
+        r = sys::clone3(flags, -1);
+    }
+    if r == Err(sys::ENOSYS) {
+        handshake = cg.is_some();
+        if handshake {
+            flags &= !sys::CLONE_NEWCGROUP;
+        }
+        r = sys::clone_fork(flags);
+    }
+    let pid = r.ctx(b"clone")?;
+    if pid == 0 {
+        drop(parent_end);
+        let code = match child(c, o, child_end.raw(), handshake, flags) {
+            Ok(never) => match never {},
+            Err(e) => {
+                report(child_end.raw(), &e);
+                e.code
+            }
+        };
+        sys::exit(code);
+    }
+    drop(child_end);
+    let fail = |e: Error| {
+        let _ = sys::kill(pid, sys::SIGKILL);
+        let _ = sys::wait4(pid, 0);
+        e
+    };
+    if handshake {
+        if let Some(g) = cg {
+            cgroup::place(g.path, pid).map_err(fail)?;
+        }
+        let _ = sys::send_with_fd(parent_end.raw(), &[MSG_GO], None);
+    }
+    let mut child = Child {
+        pid,
+        pty: None,
+        sync: parent_end,
+    };
+    loop {
+        let mut buf = [0u8; 1024];
+        let (n, fd) = match sys::recv_with_fd(child.sync.raw(), &mut buf) {
+            Ok(x) => x,
+            Err(e) => return Err(fail(Error::sys(b"reading from the container", e))),
+        };
+        match buf[..n].first() {
+            // EOF: the socket closed on a successful exec.
+            None => return Ok(child),
+            Some(&MSG_PTY) => child.pty = fd,
+            Some(&MSG_READY) => return Ok(child),
+            Some(&MSG_ERROR) => {
+                let _ = sys::wait4(pid, 0);
+                let msg = cat(&[&buf[2..n]]);
+                return Err(Error {
+                    msg,
+                    code: buf[1] as i32,
+                });
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Sends a setup failure to the parent, who prints it once.
+fn report(sock: i32, e: &Error) {
+    let msg = cat(&[&[MSG_ERROR, e.code as u8], e.msg]);
+    let _ = sys::send_with_fd(sock, msg, None);
+}
+
+enum Never {}
+
+fn child(c: &Container, o: &Opts, sock: i32, handshake: bool, flags: u64) -> Res<Never> {
+    if o.die_with_parent {
+        let _ = sys::prctl(1, sys::SIGKILL as usize, 0, 0, 0); // PR_SET_PDEATHSIG
+    }
+    if handshake {
+        let mut b = [0u8; 1];
+        match sys::recv_with_fd(sock, &mut b) {
+            Ok((1, _)) => {}
+            _ => {
+                return Err(Error::new(
+                    b"waiting for the cgroup",
+                    b"the runtime went away",
+                ));
+            }
+        }
+        if c.namespaces & sys::CLONE_NEWCGROUP != 0 && flags & sys::CLONE_NEWCGROUP == 0 {
+            sys::unshare(sys::CLONE_NEWCGROUP).ctx(b"unshare cgroup namespace")?;
+        }
+    }
+    for &(ns, path) in &c.join {
+        let fd = sys::open(path, sys::O_RDONLY, 0).ctx(cat(&[b"opening namespace ", path]))?;
+        sys::setns(fd.raw(), ns).ctx(cat(&[b"joining namespace ", path]))?;
+    }
+    // Marks every inherited fd but 0-2 close-on-exec: nothing from the host
+    // reaches the container. The sync socket is already close-on-exec.
+    let _ = sys::close_range(3, u32::MAX, sys::CLOSE_RANGE_CLOEXEC);
+    if c.namespaces & sys::CLONE_NEWUTS != 0 {
+        sys::sethostname(c.hostname.unwrap_or(c.id)).ctx(b"sethostname")?;
+        if let Some(d) = c.domainname {
+            sys::setdomainname(d).ctx(b"setdomainname")?;
+        }
+    }
+    if c.namespaces & sys::CLONE_NEWNET != 0 {
+        sys::if_up(b"lo").ctx(b"bringing up loopback")?;
+    }
+    rootfs::setup(c)?;
+    for (key, val) in &c.sysctl {
+        let path: Vec<u8> = [&b"/proc/sys/"[..], key]
+            .concat()
+            .iter()
+            .map(|&ch| if ch == b'.' { b'/' } else { ch })
+            .collect();
+        rt::write_file(&path, val).ctx(cat(&[b"sysctl ", key]))?;
+    }
+    rootfs::protect(c)?;
+    if let Some(adj) = c.oom_score_adj {
+        let mut b = Buf::new();
+        b.i(adj as i64);
+        rt::write_file(b"/proc/self/oom_score_adj", b.as_slice()).ctx(b"oom_score_adj")?;
+    }
+    for l in &c.rlimits {
+        sys::prlimit(l.resource, l.soft, l.hard).ctx(b"setrlimit")?;
+    }
+    if c.tty {
+        open_pty(sock, o)?;
+    }
+    if let Some(m) = c.umask {
+        sys::umask(m);
+    }
+    sys::setgroups(&c.groups).ctx(b"setgroups")?;
+    sys::setresgid(c.gid).ctx(b"setgid")?;
+    sys::setresuid(c.uid).ctx(b"setuid")?;
+    if let Err(e) = sys::chdir(c.cwd) {
+        return Err(Error::sys(cat(&[b"working directory ", c.cwd]), e)
+            .hint(b"create it in the rootfs or pick another -w"));
+    }
+    if o.wait_for_start {
+        let _ = sys::send_with_fd(sock, &[MSG_READY], None);
+        let mut b = [0u8; 1];
+        match sys::recv_with_fd(sock, &mut b) {
+            Ok((1, _)) => {}
+            _ => sys::exit(0),
+        }
+    }
+    if c.no_new_privs {
+        sys::prctl(38, 1, 0, 0, 0).ctx(b"no_new_privs")?; // PR_SET_NO_NEW_PRIVS
+    }
+    sys::sigprocmask(sys::SIG_SETMASK, o.sigmask).ctx(b"sigprocmask")?;
+    Err(exec(c))
+}
+
+/// Allocates a pty from the container's own devpts and makes it the
+/// controlling terminal; the master goes to the parent.
+fn open_pty(sock: i32, o: &Opts) -> Res<()> {
+    let master = sys::open(b"/dev/pts/ptmx", sys::O_RDWR | sys::O_NOCTTY, 0)
+        .ctx(b"opening /dev/pts/ptmx")?;
+    let n = sys::pty_unlock(master.raw()).ctx(b"unlocking the pty")?;
+    let mut p = Buf::new();
+    p.s(b"/dev/pts/").u(n as u64);
+    let slave = sys::open(p.as_slice(), sys::O_RDWR | sys::O_NOCTTY, 0).ctx(p.as_slice())?;
+    if let Some(w) = &o.winsize {
+        let _ = sys::set_winsize(slave.raw(), w);
+    }
+    sys::send_with_fd(sock, &[MSG_PTY], Some(master.raw())).ctx(b"sending the pty")?;
+    drop(master);
+    sys::setsid().ctx(b"setsid")?;
+    sys::set_ctty(slave.raw()).ctx(b"setting the controlling terminal")?;
+    for fd in 0..3 {
+        sys::dup3(slave.raw(), fd, 0).ctx(b"dup")?;
+    }
+    Ok(())
+}
+
+/// Builds a NULL-terminated pointer array over NUL-terminated copies.
+pub fn cvec(items: &[S]) -> Vec<*const u8> {
+    let mut v: Vec<*const u8> = items
+        .iter()
+        .map(|s| {
+            let mut b: Vec<u8> = Vec::with_capacity(s.len() + 1);
+            b.extend_from_slice(s);
+            b.push(0);
+            b.leak().as_ptr()
+        })
+        .collect();
+    v.push(core::ptr::null());
+    v
+}
+
+/// Execs the container's command, searching the container's PATH.
+/// Returns the error to report (exit 127 for not found, 126 otherwise).
+pub fn exec(c: &Container) -> Error {
+    let argv = cvec(&c.args);
+    let envp = cvec(&c.env);
+    let cmd = c.args[0];
+    let path_var = c
+        .env
+        .iter()
+        .find(|e| e.starts_with(b"PATH="))
+        .map(|e| &e[5..])
+        .unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    // The most telling error: anything beats "not found" from a PATH entry.
+    let mut last = sys::ENOENT;
+    let try_one = |path: &[u8], last: &mut sys::Errno| {
+        let mut p: Vec<u8> = path.to_vec();
+        p.push(0);
+        let e = sys::execve(p.as_ptr(), &argv, &envp);
+        if e != sys::ENOENT && e != sys::ENOTDIR || *last == sys::ENOENT {
+            *last = e;
+        }
+    };
+    if cmd.contains(&b'/') {
+        try_one(cmd, &mut last);
+    } else {
+        for dir in path_var.split(|&ch| ch == b':') {
+            let dir = if dir.is_empty() { &b"."[..] } else { dir };
+            try_one(cat(&[dir, b"/", cmd]), &mut last);
+            if last != sys::ENOENT && last != sys::ENOTDIR {
+                break;
+            }
+        }
+    }
+    let what = cat(&[b"exec ", cmd]);
+    if last == sys::ENOENT || last == sys::ENOTDIR {
+        Error::sys(what, last)
+            .hint(b"no such command in the container's rootfs")
+            .code(127)
+    } else {
+        Error::sys(what, last)
+            .hint(b"check that it is an executable file for this architecture")
+            .code(126)
+    }
+}
+
+/// Waits for the container, forwarding signals, and relaying the pty when
+/// there is one. Returns the raw wait status.
+pub fn wait_foreground(child: &Child, sigfd: &Fd) -> i32 {
+    let mut relay = child.pty.as_ref().map(|m| crate::tty::Relay::new(m.raw()));
+    loop {
+        let mut fds = [
+            sys::PollFd {
+                fd: sigfd.raw(),
+                events: sys::POLLIN,
+                revents: 0,
+            },
+            sys::PollFd {
+                fd: -1,
+                events: sys::POLLIN,
+                revents: 0,
+            },
+            sys::PollFd {
+                fd: -1,
+                events: sys::POLLIN,
+                revents: 0,
+            },
+        ];
+        if let Some(r) = &relay {
+            r.poll_fds(&mut fds[1..]);
+        }
+        match sys::poll(&mut fds, -1) {
+            Ok(_) | Err(sys::EINTR) => {}
+            Err(_) => sys::sleep_ms(10),
+        }
+        if let Some(r) = &mut relay {
+            r.pump(&fds[1..]);
+        }
+        if fds[0].revents & sys::POLLIN != 0 {
+            while let Ok(sig) = sys::signalfd_read(sigfd.raw()) {
+                if sig == sys::SIGCHLD {
+                    if let Ok((p, status)) = sys::wait4(child.pid, sys::WNOHANG)
+                        && p == child.pid
+                    {
+                        if let Some(r) = &mut relay {
+                            r.drain();
+                        }
+                        return status;
+                    }
+                } else if sig == sys::SIGWINCH && relay.is_some() {
+                    if let Some(r) = &relay {
+                        r.resize();
+                    }
+                } else {
+                    let _ = sys::kill(child.pid, sig);
+                }
+            }
+        }
+    }
+}
+
+/// A 12-hex-digit random id.
+pub fn new_id() -> S {
+    let mut r = [0u8; 6];
+    let _ = sys::getrandom(&mut r);
+    let mut b = Buf::new();
+    for x in r {
+        b.c(b"0123456789abcdef"[(x >> 4) as usize])
+            .c(b"0123456789abcdef"[(x & 15) as usize]);
+    }
+    b.leak()
+}
+
+/// The cgroup directory of container `id` under `root`.
+pub fn cgroup_path(root: &[u8], id: &[u8]) -> S {
+    cat(&[root, b"/", id])
+}
+
+pub fn is_root() -> Res<()> {
+    if sys::geteuid() != 0 {
+        return Err(Error::new(b"thinbox must run as root", b"").hint(b"run it with sudo"));
+    }
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! The one internal description of a container. The `run` CLI and the OCI
+//! config.json parser both build this; spawn, rootfs and cgroup consume it.
+
+use crate::rt::S;
+use crate::sys;
+use alloc::vec::Vec;
+
+pub const MS_RDONLY: u64 = 1;
+pub const MS_NOSUID: u64 = 2;
+pub const MS_NODEV: u64 = 4;
+pub const MS_NOEXEC: u64 = 8;
+pub const MS_REMOUNT: u64 = 32;
+pub const MS_NOATIME: u64 = 1024;
+pub const MS_NODIRATIME: u64 = 2048;
+pub const MS_BIND: u64 = 4096;
+pub const MS_REC: u64 = 16384;
+pub const MS_UNBINDABLE: u64 = 1 << 17;
+pub const MS_PRIVATE: u64 = 1 << 18;
+pub const MS_SLAVE: u64 = 1 << 19;
+pub const MS_SHARED: u64 = 1 << 20;
+pub const MS_RELATIME: u64 = 1 << 21;
+pub const MS_STRICTATIME: u64 = 1 << 24;
+pub const MS_PROPAGATION: u64 = MS_UNBINDABLE | MS_PRIVATE | MS_SLAVE | MS_SHARED;
+
+#[derive(Clone)]
+pub struct Mount {
+    pub dest: S,
+    pub kind: S,
+    pub source: S,
+    /// MS_* flags, propagation included.
+    pub flags: u64,
+    /// Filesystem data such as "mode=755,size=65536k".
+    pub data: S,
+}
+
+#[derive(Clone, Copy)]
+pub struct Device {
+    pub path: S,
+    /// b'c', b'b' or b'p'.
+    pub kind: u8,
+    pub major: u32,
+    pub minor: u32,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[derive(Clone, Copy)]
+pub struct IdMap {
+    pub container: u32,
+    pub host: u32,
+    pub size: u32,
+}
+
+#[derive(Clone, Copy)]
+pub struct Rlimit {
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Limits, written to cgroup v2 files before the first instruction.
+#[derive(Clone, Default)]
+pub struct Resources {
+    pub memory: Option<i64>,
+    pub memory_low: Option<i64>,
+    /// memory.swap.max (already the swap part, not memory+swap).
+    pub swap: Option<i64>,
+    /// cpu.max quota and period in microseconds; quota -1 is "max".
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub cpu_weight: Option<u64>,
+    pub cpuset_cpus: Option<S>,
+    pub cpuset_mems: Option<S>,
+    pub pids: Option<i64>,
+    pub io_weight: Option<u64>,
+    /// Extra (file, value) pairs: io.max lines, hugetlb, unified.
+    pub files: Vec<(S, S)>,
+}
+
+impl Resources {
+    pub fn any(&self) -> bool {
+        self.memory.is_some()
+            || self.memory_low.is_some()
+            || self.swap.is_some()
+            || self.cpu_quota.is_some()
+            || self.cpu_period.is_some()
+            || self.cpu_weight.is_some()
+            || self.cpuset_cpus.is_some()
+            || self.cpuset_mems.is_some()
+            || self.pids.is_some()
+            || self.io_weight.is_some()
+            || !self.files.is_empty()
+    }
+}
+
+#[derive(Clone)]
+pub struct Container {
+    pub id: S,
+    pub hostname: Option<S>,
+    pub domainname: Option<S>,
+    pub rootfs: S,
+    pub readonly_root: bool,
+    pub args: Vec<S>,
+    pub env: Vec<S>,
+    pub cwd: S,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub umask: Option<u32>,
+    pub tty: bool,
+    /// CLONE_NEW* flags of the namespaces to create.
+    pub namespaces: u64,
+    /// Namespaces to join: (CLONE_NEW* flag, path).
+    pub join: Vec<(u64, S)>,
+    pub uid_map: Vec<IdMap>,
+    pub gid_map: Vec<IdMap>,
+    pub mounts: Vec<Mount>,
+    pub devices: Vec<Device>,
+    /// Propagation of the rootfs mount (MS_PRIVATE by default).
+    pub rootfs_propagation: u64,
+    /// cgroup directory of the container; None runs without a cgroup.
+    pub cgroup_path: Option<S>,
+    /// Whether the cgroup path came from the user (then errors are fatal).
+    pub cgroup_explicit: bool,
+    pub resources: Resources,
+    pub rlimits: Vec<Rlimit>,
+    pub sysctl: Vec<(S, S)>,
+    pub oom_score_adj: Option<i32>,
+    pub no_new_privs: bool,
+    pub masked_paths: Vec<S>,
+    pub readonly_paths: Vec<S>,
+}
+
+pub const DEFAULT_NAMESPACES: u64 = sys::CLONE_NEWPID
+    | sys::CLONE_NEWNS
+    | sys::CLONE_NEWUTS
+    | sys::CLONE_NEWIPC
+    | sys::CLONE_NEWNET
+    | sys::CLONE_NEWCGROUP;
+
+pub const DEFAULT_PATH: &[u8] =
+    b"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+impl Container {
+    pub fn new(id: S, rootfs: S) -> Container {
+        Container {
+            id,
+            hostname: None,
+            domainname: None,
+            rootfs,
+            readonly_root: false,
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: b"/",
+            uid: 0,
+            gid: 0,
+            groups: Vec::new(),
+            umask: None,
+            tty: false,
+            namespaces: DEFAULT_NAMESPACES,
+            join: Vec::new(),
+            uid_map: Vec::new(),
+            gid_map: Vec::new(),
+            mounts: Vec::new(),
+            devices: Vec::new(),
+            rootfs_propagation: MS_PRIVATE | MS_REC,
+            cgroup_path: None,
+            cgroup_explicit: false,
+            resources: Resources::default(),
+            rlimits: Vec::new(),
+            sysctl: Vec::new(),
+            oom_score_adj: None,
+            no_new_privs: true,
+            masked_paths: Vec::new(),
+            readonly_paths: Vec::new(),
+        }
+    }
+
+    /// The mounts and devices of `runc spec` and Docker: what every
+    /// container gets from the simple CLI.
+    pub fn add_default_mounts(&mut self) {
+        let m = |dest: S, kind: S, flags: u64, data: S| Mount {
+            dest,
+            kind,
+            source: kind,
+            flags,
+            data,
+        };
+        let nse = MS_NOSUID | MS_NOEXEC | MS_NODEV;
+        self.mounts.extend_from_slice(&[
+            m(b"/proc", b"proc", nse, b""),
+            m(
+                b"/dev",
+                b"tmpfs",
+                MS_NOSUID | MS_STRICTATIME,
+                b"mode=755,size=65536k",
+            ),
+            m(
+                b"/dev/pts",
+                b"devpts",
+                MS_NOSUID | MS_NOEXEC,
+                b"newinstance,ptmxmode=0666,mode=0620,gid=5",
+            ),
+            m(b"/dev/shm", b"tmpfs", nse, b"mode=1777,size=65536k"),
+            m(b"/dev/mqueue", b"mqueue", nse, b""),
+            m(b"/sys", b"sysfs", nse | MS_RDONLY, b""),
+            m(
+                b"/sys/fs/cgroup",
+                b"cgroup2",
+                nse | MS_RELATIME | MS_RDONLY,
+                b"",
+            ),
+        ]);
+    }
+
+    /// Adds an environment entry, replacing one with the same key.
+    pub fn set_env(&mut self, kv: S) {
+        let key = match kv.iter().position(|&c| c == b'=') {
+            Some(p) => &kv[..=p],
+            None => kv,
+        };
+        match self.env.iter_mut().find(|e| e.starts_with(key)) {
+            Some(e) => *e = kv,
+            None => self.env.push(kv),
+        }
+    }
+
+    pub fn has_env(&self, key: &[u8]) -> bool {
+        self.env
+            .iter()
+            .any(|e| e.len() > key.len() && e.starts_with(key) && e[key.len()] == b'=')
+    }
+}
+
+/// The devices every container gets (OCI's default device list).
+pub const DEFAULT_DEVICES: [(&[u8], u32, u32); 6] = [
+    (b"null", 1, 3),
+    (b"zero", 1, 5),
+    (b"full", 1, 7),
+    (b"random", 1, 8),
+    (b"urandom", 1, 9),
+    (b"tty", 5, 0),
+];
