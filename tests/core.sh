@@ -1,0 +1,253 @@
+#!/bin/sh
+# The core suite: `thinbox run` namespaces, mounts, identity, exit codes,
+# signals and errors, each error checked for leftovers. POSIX sh, so the
+# same file runs on the host and under busybox in the VMs.
+#   tests/core.sh THINBOX ROOTFS
+# CGROUP_ROOT: a cgroup2 directory for cgroup tests (default: picked by
+# tests/cgroup-root on the host). Prints "N passed, N failed".
+set -u
+TB=$1
+R=$2
+here=$(cd "$(dirname "$0")" && pwd)
+CG=${CGROUP_ROOT:-$(sh "$here/cgroup-root")}
+pass=0
+fail=0
+failed=""
+scratch=${TMPDIR:-/tmp}/thinbox-core.$$
+mkdir -p "$scratch"
+trap 'rm -rf "$scratch"' EXIT
+
+# Everything that must not change across a failing run: mounts, the
+# cgroups under $CG, and processes named thinbox.
+snapshot() {
+    wc -l < /proc/self/mountinfo
+    ls "$CG" 2>/dev/null | grep -v '^cgroup\.' || true
+    ps -o comm 2>/dev/null | grep -c '^thinbox' || true
+}
+
+t() {
+    name=$1
+    shift
+    if out=$("$@" 2>&1); then
+        pass=$((pass + 1))
+        echo "ok - $name"
+    else
+        fail=$((fail + 1))
+        failed="$failed $name"
+        echo "not ok - $name"
+        printf '%s\n' "$out" | sed 's/^/    /'
+    fi
+}
+
+# expect WANT GOT
+expect() {
+    [ "$1" = "$2" ] && return 0
+    echo "expected: $1"
+    echo "got:      $2"
+    return 1
+}
+
+# fails_cleanly CODE PATTERN ARGS...: thinbox exits CODE, says one line on
+# stderr matching PATTERN, and leaves nothing behind.
+fails_cleanly() {
+    want=$1 pat=$2
+    shift 2
+    before=$(snapshot)
+    "$TB" "$@" > "$scratch/out" 2> "$scratch/err"
+    code=$?
+    after=$(snapshot)
+    expect "$want" "$code" || { cat "$scratch/err"; return 1; }
+    lines=$(wc -l < "$scratch/err")
+    expect 1 "$lines" || { cat "$scratch/err"; return 1; }
+    grep -q -- "$pat" "$scratch/err" || { echo "stderr lacks '$pat':"; cat "$scratch/err"; return 1; }
+    expect "$before" "$after" || { echo "something was left behind"; return 1; }
+}
+
+# Foreground only: in the background, use "$TB" itself so that $! is thinbox.
+run() { "$TB" run --rootfs "$R" "$@"; }
+
+test_pid1() { expect 1 "$(run sh -c 'echo $$')"; }
+
+test_hostname() {
+    expect box1 "$(run --name box1 hostname)" || return 1
+    expect other "$(run --name box2 --hostname other hostname)" || return 1
+    h=$(run hostname)
+    echo "$h" | grep -Eq '^[0-9a-f]{12}$' || { echo "generated hostname: $h"; return 1; }
+}
+
+test_only_own_processes() {
+    expect 1 "$(run sh -c 'for p in /proc/[0-9]*; do echo ${p#/proc/}; done')"
+}
+
+test_host_root_unreachable() {
+    marker=/thinbox-host-marker.$$
+    touch "$marker" || return 1
+    out=$(run sh -c "test -e $marker && echo visible; cd /..; pwd; ls / | wc -l")
+    rm -f "$marker"
+    echo "$out" | grep -q visible && { echo "host root visible"; return 1; }
+    expect "/
+$(ls "$R" | wc -l)" "$out"
+}
+
+test_mounts() {
+    out=$(run sh -c '
+        grep -q " /proc .* - proc " /proc/self/mountinfo || echo "no /proc"
+        grep " /sys " /proc/self/mountinfo | grep -q " ro," || echo "/sys not ro"
+        touch /sys/x 2>/dev/null && echo "/sys writable"
+        for d in null zero full random urandom tty; do test -c /dev/$d || echo "no /dev/$d"; done
+        for m in /dev/pts /dev/shm /dev/mqueue; do grep -q " $m " /proc/self/mountinfo || echo "no $m"; done
+        test -c /dev/pts/ptmx || echo "no /dev/pts/ptmx"
+        for l in fd stdin stdout stderr ptmx; do test -L /dev/$l || echo "no /dev/$l link"; done
+        echo hi > /dev/null || echo "/dev/null unwritable"
+        test "$(head -c 4 /dev/zero | wc -c)" = 4 || echo "/dev/zero broken"
+    ')
+    expect "" "$out"
+}
+
+test_only_std_fds() {
+    # An extra fd open in the caller must not reach the container.
+    out=$(exec 7< /proc/self/mountinfo; run sh -c 'ls /proc/1/fd; true')
+    expect "0
+1
+2" "$out"
+}
+
+test_loopback_up() {
+    flags=$(run cat /sys/class/net/lo/flags)
+    [ $((flags & 1)) = 1 ] || { echo "lo flags $flags"; return 1; }
+    expect lo "$(run ls /sys/class/net)"
+}
+
+test_net_host() {
+    expect "$(ls /sys/class/net | sort)" "$(run --net host ls /sys/class/net | sort)"
+}
+
+test_exit_codes() {
+    for c in 0 7 255; do
+        run sh -c "exit $c"
+        expect "$c" "$?" || return 1
+    done
+}
+
+# Finds thinbox's container process: the child of pid $1.
+child_of() {
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+        c=$(cat /proc/"$1"/task/*/children 2>/dev/null | tr -d ' ')
+        [ -n "$c" ] && { echo "$c"; return; }
+        sleep 0.1
+    done
+}
+
+test_killed_by_signal() {
+    "$TB" run --rootfs "$R" sleep 30 &
+    tb=$!
+    c=$(child_of $tb)
+    [ -n "$c" ] || { echo "no container process"; return 1; }
+    kill -9 "$c"
+    wait $tb
+    expect 137 "$?"
+}
+
+test_signal_forwarding() {
+    "$TB" run --rootfs "$R" sh -c 'trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done' > "$scratch/fwd" &
+    tb=$!
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+        grep -q ready "$scratch/fwd" 2>/dev/null && break
+        sleep 0.1
+    done
+    kill -TERM $tb
+    wait $tb
+    expect 42 "$?"
+}
+
+test_clean_env() {
+    expect "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+HOME=/root" "$(FOO=leak run cat /proc/self/environ | tr '\0' '\n')"
+}
+
+test_env_workdir_user() {
+    expect "bar" "$(run -e FOO=bar sh -c 'echo $FOO')" || return 1
+    expect "/tmp" "$(run -w /tmp pwd)" || return 1
+    expect "65534 65534" "$(run -u 65534:65534 sh -c 'echo $(id -u) $(id -g)')" || return 1
+    expect "65534 65534 /" "$(run -u nobody sh -c 'echo $(id -u) $(id -g) $HOME')" || return 1
+    expect "1000 0" "$(run -u 1000 sh -c 'echo $(id -u) $(id -g)')"
+}
+
+test_cgroup_own() {
+    name=tbcg$$
+    "$TB" run --rootfs "$R" --cgroup-root "$CG" --name $name sh -c 'grep "^0::" /proc/self/cgroup; sleep 0.3' > "$scratch/cg" &
+    tb=$!
+    c=$(child_of $tb)
+    inside=$(cat "$CG/$name/cgroup.procs" 2>/dev/null)
+    wait $tb
+    expect "0::/" "$(cat "$scratch/cg")" || return 1
+    echo "$inside" | grep -qx "$c" || { echo "container $c not in $CG/$name: $inside"; return 1; }
+    [ ! -e "$CG/$name" ] || { echo "$CG/$name left behind"; return 1; }
+}
+
+test_err_missing_rootfs() { fails_cleanly 125 "rootfs /nonexistent: no such file" run --rootfs /nonexistent true; }
+test_err_rootfs_not_dir() { fails_cleanly 125 "is not a directory" run --rootfs /proc/self/status true; }
+test_err_no_command() { fails_cleanly 125 "no command" run --rootfs "$R"; }
+test_err_not_found() { fails_cleanly 127 "exec nosuchcmd: no such file" run --rootfs "$R" nosuchcmd; }
+test_err_not_executable() {
+    : > "$R/tmp/notexec.$$"
+    fails_cleanly 126 "exec /tmp/notexec.$$: permission denied" run --rootfs "$R" /tmp/notexec.$$
+    r=$?
+    rm -f "$R/tmp/notexec.$$"
+    return $r
+}
+test_err_bad_size() {
+    fails_cleanly 125 "memory 64x: is not a size" run --rootfs "$R" --memory 64x true || return 1
+    fails_cleanly 125 "memory -1: is not a size" run --rootfs "$R" --memory -1 true
+}
+test_err_bad_cpu() {
+    fails_cleanly 125 "cpu 0: must be at least" run --rootfs "$R" --cpu 0 true || return 1
+    fails_cleanly 125 "cpu -1: is not a number" run --rootfs "$R" --cpu -1 true
+}
+test_err_bad_pids() { fails_cleanly 125 "pids 0: must be" run --rootfs "$R" --pids 0 true; }
+test_err_unknown_flag() { fails_cleanly 125 "unknown flag --bogus" run --rootfs "$R" --bogus true; }
+test_err_no_cgroup2() {
+    mkdir -p "$scratch/plain"
+    fails_cleanly 125 "cgroup2 is not mounted" run --rootfs "$R" --cgroup-root "$scratch/plain/thinbox" --pids 5 true
+}
+test_err_missing_controller() {
+    # On the hybrid host the cgroup2 mount has no memory controller; in a
+    # VM booted with cgroup_disable=memory neither does /sys/fs/cgroup.
+    grep -qw memory "$(dirname "$CG")/cgroup.controllers" 2>/dev/null && { echo "skip: memory available"; return 0; }
+    fails_cleanly 125 "cgroup_enable=memory" run --rootfs "$R" --cgroup-root "$CG" --memory 64m true
+}
+test_err_child_step() {
+    # A failure after clone is reported once, naming the step.
+    mkdir -p "$scratch/bad/dev" "$scratch/bad/sys"
+    : > "$scratch/bad/proc"
+    fails_cleanly 125 "mount proc on /proc: not a directory" run --rootfs "$scratch/bad" true
+}
+test_err_not_root() {
+    if command -v setpriv > /dev/null; then
+        drop="setpriv --reuid=65534 --regid=65534 --clear-groups"
+    elif busybox chpst --help > /dev/null 2>&1; then
+        drop="busybox chpst -u 65534:65534"
+    else
+        echo "skip: no setpriv or chpst"
+        return 0
+    fi
+    before=$(snapshot)
+    $drop "$TB" run --rootfs "$R" true 2> "$scratch/err"
+    code=$?
+    expect 125 "$code" || return 1
+    grep -q "must run as root" "$scratch/err" || { cat "$scratch/err"; return 1; }
+    expect "$before" "$(snapshot)"
+}
+
+test_tty() {
+    command -v script > /dev/null || { echo "skip: no script(1)"; return 0; }
+    out=$(script -qec "$TB run --rootfs $R -t sh -c 'tty; echo TERM=\$TERM'" /dev/null < /dev/null | tr -d '\r')
+    echo "$out" | grep -q '^/dev/pts/0$' || { echo "$out"; return 1; }
+    echo "$out" | grep -q '^TERM=xterm$' || { echo "$out"; return 1; }
+}
+
+for t in $(grep -o '^test_[a-z0-9_]*' "$0"); do
+    t "${t#test_}" "$t"
+done
+echo "${pass} passed, ${fail} failed"
+[ "$fail" = 0 ] || { echo "failed:$failed"; exit 1; }
