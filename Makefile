@@ -21,10 +21,7 @@ $(CACHE)/rootfs/bin/busybox:
 # Builds, makes a busybox rootfs, and runs a container that shows its PID,
 # hostname and limits.
 demo: build $(CACHE)/rootfs/bin/busybox
-	sudo $(X86) run --rootfs $(CACHE)/rootfs --hostname demo --memory 64m --cpu 0.5 --pids 20 \
-		--cgroup-root $$(sh tests/cgroup-root) \
-		/bin/sh -c 'echo "pid $$$$ on $$(hostname)"; echo "memory.max $$(cat /sys/fs/cgroup/memory.max 2>/dev/null || echo n/a)"; \
-		echo "cpu.max $$(cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo n/a)"; echo "pids.max $$(cat /sys/fs/cgroup/pids.max 2>/dev/null || echo n/a)"'
+	@sh tests/demo $(X86) $(CACHE)/rootfs
 
 lint:
 	cargo fmt --check
