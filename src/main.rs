@@ -10,6 +10,7 @@ pub mod sys;
 #[macro_use]
 pub mod rt;
 pub mod applets;
+pub mod caps;
 pub mod cgroup;
 pub mod rootfs;
 pub mod spawn;

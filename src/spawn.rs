@@ -2,6 +2,7 @@
 //! where the kernel lacks CLONE_INTO_CGROUP), the child's setup sequence,
 //! and the sync channel that reports the child's failures to the parent.
 
+use crate::caps;
 use crate::cgroup::{self, Cgroup};
 use crate::rootfs;
 use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
@@ -199,9 +200,16 @@ fn child(c: &Container, o: &Opts, sock: i32, handshake: bool, flags: u64) -> Res
     if let Some(m) = c.umask {
         sys::umask(m);
     }
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
+    // capability sets below may drop: load it first then.
+    if !c.no_new_privs {
+        load_seccomp(c)?;
+    }
+    caps::before_setuid(&c.caps)?;
     sys::setgroups(&c.groups).ctx(b"setgroups")?;
     sys::setresgid(c.gid).ctx(b"setgid")?;
     sys::setresuid(c.uid).ctx(b"setuid")?;
+    caps::after_setuid(&c.caps)?;
     if let Err(e) = sys::chdir(c.cwd) {
         return Err(Error::sys(cat(&[b"working directory ", c.cwd]), e)
             .hint(b"create it in the rootfs or pick another -w"));
@@ -216,9 +224,19 @@ fn child(c: &Container, o: &Opts, sock: i32, handshake: bool, flags: u64) -> Res
     }
     if c.no_new_privs {
         sys::prctl(38, 1, 0, 0, 0).ctx(b"no_new_privs")?; // PR_SET_NO_NEW_PRIVS
+        load_seccomp(c)?;
     }
     sys::sigprocmask(sys::SIG_SETMASK, o.sigmask).ctx(b"sigprocmask")?;
     Err(exec(c))
+}
+
+fn load_seccomp(c: &Container) -> Res<()> {
+    match &c.seccomp {
+        Some(prog) => sys::seccomp_filter(prog, 0)
+            .map(|_| ())
+            .ctx(b"loading the seccomp filter"),
+        None => Ok(()),
+    }
 }
 
 /// Allocates a pty from the container's own devpts and makes it the

@@ -130,6 +130,9 @@ pub struct Container {
     pub no_new_privs: bool,
     pub masked_paths: Vec<S>,
     pub readonly_paths: Vec<S>,
+    pub caps: crate::caps::Caps,
+    /// The seccomp program to load last before execve; None is unconfined.
+    pub seccomp: Option<Vec<u64>>,
 }
 
 pub const DEFAULT_NAMESPACES: u64 = sys::CLONE_NEWPID
@@ -174,6 +177,8 @@ impl Container {
             no_new_privs: true,
             masked_paths: Vec::new(),
             readonly_paths: Vec::new(),
+            caps: crate::caps::Caps::docker(crate::caps::DEFAULT),
+            seccomp: None,
         }
     }
 
@@ -214,6 +219,12 @@ impl Container {
         ]);
     }
 
+    /// Docker's masked and read-only paths.
+    pub fn add_default_protection(&mut self) {
+        self.masked_paths.extend_from_slice(&MASKED);
+        self.readonly_paths.extend_from_slice(&READONLY);
+    }
+
     /// Adds an environment entry, replacing one with the same key.
     pub fn set_env(&mut self, kv: S) {
         let key = match kv.iter().position(|&c| c == b'=') {
@@ -241,4 +252,27 @@ pub const DEFAULT_DEVICES: [(&[u8], u32, u32); 6] = [
     (b"random", 1, 8),
     (b"urandom", 1, 9),
     (b"tty", 5, 0),
+];
+
+pub const MASKED: [&[u8]; 12] = [
+    b"/proc/acpi",
+    b"/proc/asound",
+    b"/proc/interrupts",
+    b"/proc/kcore",
+    b"/proc/keys",
+    b"/proc/latency_stats",
+    b"/proc/sched_debug",
+    b"/proc/scsi",
+    b"/proc/timer_list",
+    b"/proc/timer_stats",
+    b"/sys/firmware",
+    b"/sys/devices/virtual/powercap",
+];
+
+pub const READONLY: [&[u8]; 5] = [
+    b"/proc/bus",
+    b"/proc/fs",
+    b"/proc/irq",
+    b"/proc/sys",
+    b"/proc/sysrq-trigger",
 ];

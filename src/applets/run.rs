@@ -1,6 +1,7 @@
 //! `thinbox run [OPTIONS] --rootfs DIR [--] CMD [ARG...]`
 
 use super::{Opts, fail};
+use crate::caps;
 use crate::cgroup::{self, Cgroup};
 use crate::rootfs;
 use crate::rt::{self, Buf, Error, Res, S, cat};
@@ -35,6 +36,7 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
     let mut user: Option<S> = None;
     let mut extra_env: alloc::vec::Vec<S> = alloc::vec::Vec::new();
     let mut memory_swap: Option<S> = None;
+    let (mut cap_add, mut cap_drop, mut privileged) = (0u64, 0u64, false);
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
         match flag {
@@ -53,6 +55,9 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
             b"-t" | b"--tty" => c.tty = true,
             b"-i" | b"--interactive" => {}
             b"--read-only" => c.readonly_root = true,
+            b"--cap-add" => cap_add |= caps::mask(o.value(flag)?, flag)?,
+            b"--cap-drop" => cap_drop |= caps::mask(o.value(flag)?, flag)?,
+            b"--privileged" => privileged = true,
             b"-m" | b"--memory" => {
                 let v = o.value(flag)?;
                 let n = rt::parse_size(v).ok_or_else(|| {
@@ -183,6 +188,22 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
         }
     }
     c.add_default_mounts();
+    let held = sys::capget().map(|(_, perm, _)| perm).unwrap_or(caps::ALL);
+    if privileged {
+        c.caps = caps::Caps::docker(held);
+    } else {
+        let want = (caps::DEFAULT & !cap_drop) | cap_add;
+        caps::check_held(
+            want & if cap_add == caps::ALL {
+                held
+            } else {
+                caps::ALL
+            },
+            held,
+        )?;
+        c.caps = caps::Caps::docker(want & held);
+        c.add_default_protection();
+    }
     Ok((c, f))
 }
 
@@ -284,8 +305,8 @@ fn mib(b: &mut Buf, n: u64) {
 }
 
 fn run(args: &[S]) -> Res<i32> {
-    let (mut c, flags) = parse(args)?;
     spawn::is_root()?;
+    let (mut c, flags) = parse(args)?;
     check_rootfs(c.rootfs)?;
     cgroup_for(&mut c, flags.cgroup_root);
     let cg = match c.cgroup_path {
