@@ -28,6 +28,11 @@ pub fn args() -> &'static [S] {
     &proc_().args
 }
 
+/// thinbox's own environment.
+pub fn env() -> &'static [S] {
+    &proc_().env
+}
+
 /// Looks up an environment variable of thinbox itself.
 pub fn getenv(name: &[u8]) -> Option<S> {
     proc_()

@@ -47,6 +47,8 @@ pub struct Opts {
     pub wait_for_start: bool,
     pub winsize: Option<sys::Winsize>,
     pub sigmask: sys::SigSet,
+    /// A sealed copy of thinbox to exec as the container's init.
+    pub init_fd: Option<i32>,
 }
 
 /// Clones the container's init. On success the child has exec'd (or, with
@@ -227,7 +229,7 @@ fn child(c: &Container, o: &Opts, sock: i32, handshake: bool, flags: u64) -> Res
         load_seccomp(c)?;
     }
     sys::sigprocmask(sys::SIG_SETMASK, o.sigmask).ctx(b"sigprocmask")?;
-    Err(exec(c))
+    Err(exec(c, o.init_fd))
 }
 
 fn load_seccomp(c: &Container) -> Res<()> {
@@ -276,14 +278,25 @@ pub fn cvec(items: &[S]) -> Vec<*const u8> {
     v
 }
 
-/// Execs the container's command, searching the container's PATH.
+/// Execs the container's command, searching the container's PATH; with
+/// `init_fd`, execs thinbox's sealed copy as init ahead of it.
 /// Returns the error to report (exit 127 for not found, 126 otherwise).
-pub fn exec(c: &Container) -> Error {
-    let argv = cvec(&c.args);
-    let envp = cvec(&c.env);
-    let cmd = c.args[0];
-    let path_var = c
-        .env
+pub fn exec(c: &Container, init_fd: Option<i32>) -> Error {
+    if let Some(fd) = init_fd {
+        let mut argv: Vec<S> = alloc::vec![&b"init"[..], b"--"];
+        argv.extend_from_slice(&c.args);
+        let e = sys::execveat(fd, &cvec(&argv), &cvec(&c.env));
+        return Error::sys(b"exec init", e);
+    }
+    exec_search(&c.args, &c.env)
+}
+
+/// execvp: `args[0]` searched in the PATH of `env`.
+pub fn exec_search(args: &[S], env: &[S]) -> Error {
+    let argv = cvec(args);
+    let envp = cvec(env);
+    let cmd = args[0];
+    let path_var = env
         .iter()
         .find(|e| e.starts_with(b"PATH="))
         .map(|e| &e[5..])

@@ -3,11 +3,19 @@
 use crate::rt;
 use alloc::vec::Vec;
 
+pub mod init;
 pub mod run;
 
 pub type Applet = fn(&[rt::S]) -> i32;
 
-const APPLETS: &[(&[u8], Applet, &[u8])] = &[(b"run", run::main, b"run a container from a rootfs")];
+const APPLETS: &[(&[u8], Applet, &[u8])] = &[
+    (b"run", run::main, b"run a container from a rootfs"),
+    (
+        b"init",
+        init::main,
+        b"be PID 1: reap zombies, forward signals",
+    ),
+];
 
 pub fn dispatch(name: &[u8], args: &[rt::S]) -> Option<i32> {
     if let Some((_, f, _)) = APPLETS.iter().find(|(n, _, _)| *n == name) {
@@ -22,6 +30,7 @@ pub fn dispatch(name: &[u8], args: &[rt::S]) -> Option<i32> {
             rt::out(concat!("thinbox version ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
             Some(0)
         }
+        b"--install" => Some(install(args.first().copied())),
         b"--list" => {
             let mut b = rt::Buf::new();
             for (n, _, _) in APPLETS {
@@ -32,6 +41,29 @@ pub fn dispatch(name: &[u8], args: &[rt::S]) -> Option<i32> {
         }
         _ => None,
     }
+}
+
+/// `thinbox --install DIR`: a symlink per applet, busybox style.
+fn install(dir: Option<rt::S>) -> i32 {
+    let Some(dir) = dir else {
+        return fail(rt::Error::new(
+            b"--install",
+            b"needs a directory, e.g. thinbox --install /usr/local/bin",
+        ));
+    };
+    let mut buf = [0u8; 4096];
+    let exe = match crate::sys::readlinkat(crate::sys::AT_FDCWD, b"/proc/self/exe", &mut buf) {
+        Ok(p) => rt::cat(&[p]),
+        Err(e) => return fail(rt::Error::sys(b"reading /proc/self/exe", e)),
+    };
+    for (n, _, _) in APPLETS {
+        let link = rt::cat(&[dir, b"/", n]);
+        let _ = crate::sys::unlink(link);
+        if let Err(e) = crate::sys::symlinkat(exe, crate::sys::AT_FDCWD, link) {
+            return fail(rt::Error::sys(link, e));
+        }
+    }
+    0
 }
 
 pub fn usage() {

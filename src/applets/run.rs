@@ -21,6 +21,8 @@ pub fn main(args: &[S]) -> i32 {
 /// Everything `run` was asked for, beyond the container description.
 pub struct RunFlags {
     pub cgroup_root: Option<S>,
+    /// Run thinbox's init as PID 1 ahead of the command.
+    pub init: bool,
 }
 
 fn bad(flag: &[u8], val: &[u8], why: &[u8]) -> Error {
@@ -30,7 +32,10 @@ fn bad(flag: &[u8], val: &[u8], why: &[u8]) -> Error {
 /// Parses the command line into a container description.
 pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
     let mut c = Container::new(b"", b"");
-    let mut f = RunFlags { cgroup_root: None };
+    let mut f = RunFlags {
+        cgroup_root: None,
+        init: false,
+    };
     let mut rootfs: Option<S> = None;
     let mut name: Option<S> = None;
     let mut user: Option<S> = None;
@@ -58,6 +63,7 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
             b"--cap-add" => cap_add |= caps::mask(o.value(flag)?, flag)?,
             b"--cap-drop" => cap_drop |= caps::mask(o.value(flag)?, flag)?,
             b"--privileged" => privileged = true,
+            b"--init" => f.init = true,
             b"-m" | b"--memory" => {
                 let v = o.value(flag)?;
                 let n = rt::parse_size(v).ok_or_else(|| {
@@ -313,7 +319,7 @@ fn run(args: &[S]) -> Res<i32> {
         Some(p) => Some(cgroup::create(p, &c.resources)?),
         None => None,
     };
-    let status = foreground(&c, cg.as_ref());
+    let status = foreground(&c, cg.as_ref(), flags.init);
     let status = match status {
         Ok(s) => s,
         Err(e) => {
@@ -342,7 +348,12 @@ fn run(args: &[S]) -> Res<i32> {
 }
 
 /// Spawns and waits with signals forwarded; the raw wait status.
-pub fn foreground(c: &Container, cg: Option<&Cgroup>) -> Res<i32> {
+pub fn foreground(c: &Container, cg: Option<&Cgroup>, init: bool) -> Res<i32> {
+    let init_fd = if init {
+        Some(sys::sealed_self().map_err(|e| Error::sys(b"copying thinbox for --init", e))?)
+    } else {
+        None
+    };
     let set = spawn::forward_set();
     let old = sys::sigprocmask(sys::SIG_BLOCK, set).map_err(|e| Error::sys(b"sigprocmask", e))?;
     let sigfd = sys::signalfd(set).map_err(|e| Error::sys(b"signalfd", e))?;
@@ -355,6 +366,7 @@ pub fn foreground(c: &Container, cg: Option<&Cgroup>) -> Res<i32> {
             None
         },
         sigmask: old,
+        init_fd: init_fd.as_ref().map(|f| f.raw()),
     };
     let child = spawn::spawn(c, cg, &opts)?;
     Ok(spawn::wait_foreground(&child, &sigfd))

@@ -1,0 +1,93 @@
+//! `thinbox init [-g] [--] CMD [ARG...]`: a minimal init for PID 1 (tini
+//! and catatonit duty). Reaps every zombie, forwards signals to the child
+//! (its process group with -g), and exits with the child's status.
+
+use super::fail;
+use crate::rt::{self, Error, S};
+use crate::spawn;
+use crate::sys;
+
+const FORWARD: [i32; 7] = [
+    sys::SIGTERM,
+    sys::SIGINT,
+    sys::SIGHUP,
+    sys::SIGQUIT,
+    sys::SIGUSR1,
+    sys::SIGUSR2,
+    sys::SIGWINCH,
+];
+
+pub fn main(args: &[S]) -> i32 {
+    let mut group = false;
+    let mut i = 0;
+    while let Some(&a) = args.get(i) {
+        match a {
+            b"-g" => group = true,
+            b"--" => {
+                i += 1;
+                break;
+            }
+            _ if a.first() == Some(&b'-') => {
+                return fail(Error::new(
+                    &rt::cat(&[b"init: unknown flag ", a]),
+                    b"usage: init [-g] [--] CMD [ARG...]",
+                ));
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    let cmd = &args[i.min(args.len())..];
+    if cmd.is_empty() {
+        return fail(Error::new(
+            b"init: no command",
+            b"usage: init [-g] [--] CMD [ARG...]",
+        ));
+    }
+    if sys::getpid() != 1 {
+        // PR_SET_CHILD_SUBREAPER: orphans below us come to us, not PID 1.
+        let _ = sys::prctl(36, 1, 0, 0, 0);
+    }
+    let set = FORWARD
+        .iter()
+        .fold(sys::sigbit(sys::SIGCHLD), |s, &g| s | sys::sigbit(g));
+    let old = sys::sigprocmask(sys::SIG_BLOCK, set).unwrap_or(0);
+    let child = match sys::clone_fork(0) {
+        Ok(0) => {
+            if group {
+                let _ = sys::setpgid(0, 0);
+            }
+            let _ = sys::sigprocmask(sys::SIG_SETMASK, old);
+            let e = spawn::exec_search(cmd, rt::env());
+            sys::exit(fail(e));
+        }
+        Ok(pid) => pid,
+        Err(e) => return fail(Error::sys(b"init: fork", e)),
+    };
+    if group {
+        let _ = sys::setpgid(child, child);
+    }
+    let mut status = None;
+    loop {
+        let sig = match sys::sigtimedwait(set, None) {
+            Ok(s) => s,
+            Err(_) => continue,
+        };
+        if sig != sys::SIGCHLD {
+            let _ = sys::kill(if group { -child } else { child }, sig);
+            continue;
+        }
+        // Reap everything that is ready; orphans included.
+        while let Ok((pid, st)) = sys::wait4(-1, sys::WNOHANG) {
+            if pid <= 0 {
+                break;
+            }
+            if pid == child {
+                status = Some(st);
+            }
+        }
+        if let Some(st) = status {
+            return sys::exit_code(st);
+        }
+    }
+}
