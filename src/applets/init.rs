@@ -29,7 +29,7 @@ pub fn main(args: &[S]) -> i32 {
             }
             _ if a.first() == Some(&b'-') => {
                 return fail(Error::new(
-                    &rt::cat(&[b"init: unknown flag ", a]),
+                    rt::cat(&[b"init: unknown flag ", a]),
                     b"usage: init [-g] [--] CMD [ARG...]",
                 ));
             }
