@@ -12,9 +12,12 @@ pub mod rt;
 pub mod applets;
 pub mod caps;
 pub mod cgroup;
+pub mod json_out;
 pub mod rootfs;
 pub mod spawn;
 pub mod spec;
+pub mod state;
+pub mod supervise;
 pub mod tty;
 
 #[cfg(not(test))]

@@ -49,6 +49,8 @@ pub struct Opts {
     pub sigmask: sys::SigSet,
     /// A sealed copy of thinbox to exec as the container's init.
     pub init_fd: Option<i32>,
+    /// Join `c.join` of a running container instead of setting one up.
+    pub joining: bool,
 }
 
 /// Clones the container's init. On success the child has exec'd (or, with
@@ -62,6 +64,13 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
         .unwrap_or(-1);
     let mut flags = c.namespaces;
     let mut handshake = cg.is_some();
+    // Joining a PID namespace only applies to children: do it here.
+    for &(ns, path) in &c.join {
+        if ns == sys::CLONE_NEWPID {
+            let fd = sys::open(path, sys::O_RDONLY, 0).ctx(cat(&[b"opening namespace ", path]))?;
+            sys::setns(fd.raw(), ns).ctx(b"joining the container's PID namespace")?;
+        }
+    }
     let mut r = sys::clone3(flags, cgfd);
     if cgfd >= 0 {
         handshake = false;
@@ -162,13 +171,30 @@ fn child(c: &Container, o: &Opts, sock: i32, handshake: bool, flags: u64) -> Res
             sys::unshare(sys::CLONE_NEWCGROUP).ctx(b"unshare cgroup namespace")?;
         }
     }
+    // Open every namespace first: after joining a mount namespace, /proc
+    // paths would resolve in the container's /proc.
+    let mut fds: Vec<(u64, Fd)> = Vec::new();
     for &(ns, path) in &c.join {
-        let fd = sys::open(path, sys::O_RDONLY, 0).ctx(cat(&[b"opening namespace ", path]))?;
-        sys::setns(fd.raw(), ns).ctx(cat(&[b"joining namespace ", path]))?;
+        if ns != sys::CLONE_NEWPID {
+            fds.push((
+                ns,
+                sys::open(path, sys::O_RDONLY, 0).ctx(cat(&[b"opening namespace ", path]))?,
+            ));
+        }
     }
+    for (ns, fd) in &fds {
+        sys::setns(fd.raw(), *ns).ctx(b"joining a namespace of the container")?;
+    }
+    drop(fds);
     // Marks every inherited fd but 0-2 close-on-exec: nothing from the host
     // reaches the container. The sync socket is already close-on-exec.
     let _ = sys::close_range(3, u32::MAX, sys::CLOSE_RANGE_CLOEXEC);
+    if o.joining {
+        // `exec`: a process joining a running container must not expose
+        // its (thinbox) image through /proc/PID/exe until it execs.
+        let _ = sys::prctl(4, 0, 0, 0, 0); // PR_SET_DUMPABLE
+        return finish(c, o, sock);
+    }
     if c.namespaces & sys::CLONE_NEWUTS != 0 {
         sys::sethostname(c.hostname.unwrap_or(c.id)).ctx(b"sethostname")?;
         if let Some(d) = c.domainname {
@@ -196,6 +222,12 @@ fn child(c: &Container, o: &Opts, sock: i32, handshake: bool, flags: u64) -> Res
     for l in &c.rlimits {
         sys::prlimit(l.resource, l.soft, l.hard).ctx(b"setrlimit")?;
     }
+    finish(c, o, sock)
+}
+
+/// The part every process of a container goes through: terminal, user,
+/// capabilities, working directory, no_new_privs, seccomp, exec.
+fn finish(c: &Container, o: &Opts, sock: i32) -> Res<Never> {
     if c.tty {
         open_pty(sock, o)?;
     }

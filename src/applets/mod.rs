@@ -3,13 +3,29 @@
 use crate::rt;
 use alloc::vec::Vec;
 
+pub mod exec;
 pub mod init;
+pub mod kill;
+pub mod logs;
+pub mod ps;
+pub mod rm;
 pub mod run;
+pub mod stop;
 
 pub type Applet = fn(&[rt::S]) -> i32;
 
 const APPLETS: &[(&[u8], Applet, &[u8])] = &[
     (b"run", run::main, b"run a container from a rootfs"),
+    (b"ps", ps::main, b"list detached containers"),
+    (b"exec", exec::main, b"run a command in a running container"),
+    (
+        b"stop",
+        stop::main,
+        b"stop a detached container (TERM, then KILL)",
+    ),
+    (b"kill", kill::main, b"signal a container"),
+    (b"rm", rm::main, b"remove a container"),
+    (b"logs", logs::main, b"show a detached container's output"),
     (
         b"init",
         init::main,
@@ -22,6 +38,7 @@ pub fn dispatch(name: &[u8], args: &[rt::S]) -> Option<i32> {
         return Some(f(args));
     }
     match name {
+        b"__supervise" => Some(crate::supervise::main(args)),
         b"--help" | b"-h" | b"help" => {
             usage();
             Some(0)

@@ -7,6 +7,7 @@ use crate::rootfs;
 use crate::rt::{self, Buf, Error, Res, S, cat};
 use crate::spawn;
 use crate::spec::Container;
+use crate::supervise::{self, Restart};
 use crate::sys;
 
 const MIN_MEMORY: u64 = 6 << 20;
@@ -23,6 +24,14 @@ pub struct RunFlags {
     pub cgroup_root: Option<S>,
     /// Run thinbox's init as PID 1 ahead of the command.
     pub init: bool,
+    pub detach: bool,
+    /// Delete the container's state when it exits (detached).
+    pub remove: bool,
+    pub restart: Restart,
+    pub log_size: Option<u64>,
+    pub state_root: Option<S>,
+    /// The image name the rootfs came from, for `ps`.
+    pub image: Option<S>,
 }
 
 fn bad(flag: &[u8], val: &[u8], why: &[u8]) -> Error {
@@ -35,6 +44,12 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
     let mut f = RunFlags {
         cgroup_root: None,
         init: false,
+        detach: false,
+        remove: false,
+        restart: Restart::No,
+        log_size: None,
+        state_root: None,
+        image: None,
     };
     let mut rootfs: Option<S> = None;
     let mut name: Option<S> = None;
@@ -64,6 +79,22 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
             b"--cap-drop" => cap_drop |= caps::mask(o.value(flag)?, flag)?,
             b"--privileged" => privileged = true,
             b"--init" => f.init = true,
+            b"-d" | b"--detach" => f.detach = true,
+            b"--rm" => f.remove = true,
+            b"--restart" => {
+                let v = o.value(flag)?;
+                f.restart = supervise::parse_restart(v)
+                    .ok_or_else(|| bad(flag, v, b"must be no, on-failure[:N] or always"))?;
+            }
+            b"--log-size" => {
+                let v = o.value(flag)?;
+                f.log_size = Some(
+                    rt::parse_size(v)
+                        .filter(|&n| n >= 4096)
+                        .ok_or_else(|| bad(flag, v, b"must be a size of at least 4k"))?,
+                );
+            }
+            b"--root" | b"--state-root" => f.state_root = Some(o.value(flag)?),
             b"-m" | b"--memory" => {
                 let v = o.value(flag)?;
                 let n = rt::parse_size(v).ok_or_else(|| {
@@ -125,6 +156,12 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
         }
     }
     let cmd = o.rest();
+    if f.restart != Restart::No && !f.detach {
+        return Err(Error::new(
+            b"--restart",
+            b"needs -d (a detached container has a supervisor to restart it)",
+        ));
+    }
     let rootfs = rootfs.ok_or_else(|| {
         Error::new(
             b"run: no rootfs",
@@ -225,7 +262,7 @@ fn absolute(p: S) -> S {
 }
 
 /// `-u UID[:GID]` or `-u NAME[:GROUP]`, names looked up in the rootfs.
-fn set_user(c: &mut Container, u: S) -> Res<()> {
+pub fn set_user(c: &mut Container, u: S) -> Res<()> {
     let (user, group) = match u.iter().position(|&ch| ch == b':') {
         Some(p) => (&u[..p], Some(&u[p + 1..])),
         None => (u, None),
@@ -314,12 +351,15 @@ fn run(args: &[S]) -> Res<i32> {
     spawn::is_root()?;
     let (mut c, flags) = parse(args)?;
     check_rootfs(c.rootfs)?;
+    if flags.detach {
+        return supervise::detach(args, &c, &flags);
+    }
     cgroup_for(&mut c, flags.cgroup_root);
     let cg = match c.cgroup_path {
         Some(p) => Some(cgroup::create(p, &c.resources)?),
         None => None,
     };
-    let status = foreground(&c, cg.as_ref(), flags.init);
+    let status = foreground(&c, cg.as_ref(), flags.init, false);
     let status = match status {
         Ok(s) => s,
         Err(e) => {
@@ -348,7 +388,7 @@ fn run(args: &[S]) -> Res<i32> {
 }
 
 /// Spawns and waits with signals forwarded; the raw wait status.
-pub fn foreground(c: &Container, cg: Option<&Cgroup>, init: bool) -> Res<i32> {
+pub fn foreground(c: &Container, cg: Option<&Cgroup>, init: bool, joining: bool) -> Res<i32> {
     let init_fd = if init {
         Some(sys::sealed_self().map_err(|e| Error::sys(b"copying thinbox for --init", e))?)
     } else {
@@ -367,6 +407,7 @@ pub fn foreground(c: &Container, cg: Option<&Cgroup>, init: bool) -> Res<i32> {
         },
         sigmask: old,
         init_fd: init_fd.as_ref().map(|f| f.raw()),
+        joining,
     };
     let child = spawn::spawn(c, cg, &opts)?;
     Ok(spawn::wait_foreground(&child, &sigfd))

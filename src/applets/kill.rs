@@ -1,0 +1,76 @@
+//! `thinbox kill NAME [SIGNAL]`, and signal names for every applet.
+
+use super::fail;
+use crate::rt::{self, Error, Res, S, cat};
+use crate::state;
+use crate::sys;
+
+const SIGNALS: [&[u8]; 31] = [
+    b"HUP", b"INT", b"QUIT", b"ILL", b"TRAP", b"ABRT", b"BUS", b"FPE", b"KILL", b"USR1", b"SEGV",
+    b"USR2", b"PIPE", b"ALRM", b"TERM", b"STKFLT", b"CHLD", b"CONT", b"STOP", b"TSTP", b"TTIN",
+    b"TTOU", b"URG", b"XCPU", b"XFSZ", b"VTALRM", b"PROF", b"WINCH", b"IO", b"PWR", b"SYS",
+];
+
+/// "TERM", "SIGTERM", "sigterm" or "15".
+pub fn parse_signal(s: &[u8]) -> Res<i32> {
+    if let Some(n) = rt::parse_u64(s)
+        && (1..=64).contains(&n) {
+            return Ok(n as i32);
+        }
+    let name = if s.len() > 3 && rt::eq_ignore_case(&s[..3], b"SIG") {
+        &s[3..]
+    } else {
+        s
+    };
+    SIGNALS
+        .iter()
+        .position(|n| rt::eq_ignore_case(n, name))
+        .map(|i| i as i32 + 1)
+        .ok_or_else(|| {
+            Error::new(
+                cat(&[b"signal ", s]),
+                b"unknown; use a name such as TERM or a number",
+            )
+        })
+}
+
+pub fn main(args: &[S]) -> i32 {
+    let (id, sig) = match args {
+        [id] => (*id, sys::SIGKILL),
+        [id, s] => match parse_signal(s) {
+            Ok(n) => (*id, n),
+            Err(e) => return fail(e),
+        },
+        _ => return fail(Error::new(b"kill", b"usage: thinbox kill NAME [SIGNAL]")),
+    };
+    match kill(state::root(None), id, sig) {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
+}
+
+/// Signals the container's init; a container that is not running is an
+/// error.
+pub fn kill(root: &[u8], id: &[u8], sig: i32) -> Res<()> {
+    let st = state::load(root, id)?;
+    if !state::alive(&st, b"pid", b"start") {
+        return Err(Error::new(cat(&[b"container ", id]), b"is not running"));
+    }
+    let pid = st.num(b"pid").unwrap_or(0) as i32;
+    sys::kill(pid, sig)
+        .map(|_| ())
+        .map_err(|e| Error::sys(cat(&[b"signalling ", id]), e))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn signals() {
+        assert_eq!(super::parse_signal(b"TERM").ok(), Some(15));
+        assert_eq!(super::parse_signal(b"sigkill").ok(), Some(9));
+        assert_eq!(super::parse_signal(b"SIGWINCH").ok(), Some(28));
+        assert_eq!(super::parse_signal(b"10").ok(), Some(10));
+        assert!(super::parse_signal(b"0").is_err());
+        assert!(super::parse_signal(b"NOPE").is_err());
+    }
+}

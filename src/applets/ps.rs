@@ -1,0 +1,146 @@
+//! `thinbox ps [-a] [--format json]`: detached containers, their status
+//! checked against /proc, uptime, and memory from memory.current.
+
+use super::{Opts, fail};
+use crate::json_out;
+use crate::rt::{self, Buf, Error, S, cat};
+use crate::state;
+use crate::supervise;
+
+fn human(b: &mut Buf, n: u64, units: &[(u64, u8)]) {
+    for &(size, unit) in units {
+        if n >= size {
+            b.u(n / size);
+            if n < 10 * size {
+                b.c(b'.').u(n % size * 10 / size);
+            }
+            b.c(unit);
+            return;
+        }
+    }
+    b.u(n);
+}
+
+fn uptime(b: &mut Buf, secs: u64) {
+    human(
+        b,
+        secs,
+        &[(86400, b'd'), (3600, b'h'), (60, b'm'), (1, b's')],
+    );
+    if secs == 0 {
+        b.c(b's');
+    }
+}
+
+pub fn main(args: &[S]) -> i32 {
+    let (mut all, mut json) = (false, false);
+    let mut o = Opts::new(args);
+    while let Some(flag) = o.next_flag() {
+        match flag {
+            b"-a" | b"--all" => all = true,
+            b"--format" => match o.value(flag) {
+                Ok(b"json") => json = true,
+                Ok(b"table") => json = false,
+                _ => return fail(Error::new(b"ps --format", b"must be table or json")),
+            },
+            _ => {
+                return fail(Error::new(
+                    cat(&[b"ps: unknown flag ", flag]),
+                    b"usage: thinbox ps [-a] [--format json]",
+                ));
+            }
+        }
+    }
+    let root = state::root(None);
+    let now = crate::sys::wall_time().0;
+    let mut b = Buf::new();
+    if json {
+        b.c(b'[');
+    } else {
+        b.s(b"NAME                PID      STATUS        UPTIME   MEMORY   IMAGE                COMMAND\n");
+    }
+    let mut first = true;
+    for id in state::list(root) {
+        let Ok(st) = state::load(root, id) else {
+            continue;
+        };
+        let status = supervise::status(&st);
+        let live = status == b"running";
+        if !all && !live && status != b"restarting" && status != b"starting" {
+            continue;
+        }
+        let mut pid = Buf::new();
+        match st.num(b"pid") {
+            Some(p) if live => pid.u(p),
+            _ => pid.c(b'-'),
+        };
+        let mut up = Buf::new();
+        match st.num(b"started") {
+            Some(t) if live => uptime(&mut up, now.saturating_sub(t)),
+            _ => {
+                up.c(b'-');
+            }
+        }
+        let mut mem = Buf::new();
+        let current = st
+            .get(b"cgroup")
+            .filter(|_| live)
+            .and_then(|cg| rt::read_file(cat(&[cg, b"/memory.current"])).ok())
+            .and_then(|v| rt::parse_u64(rt::trim(&v)));
+        match current {
+            Some(n) => human(
+                &mut mem,
+                n,
+                &[(1 << 30, b'G'), (1 << 20, b'M'), (1 << 10, b'K')],
+            ),
+            None => {
+                mem.c(b'-');
+            }
+        }
+        let mut cmd = Buf::new();
+        if let Ok((c, _)) = super::run::parse(&st.all(b"argv")) {
+            for (i, a) in c.args.iter().enumerate() {
+                if i > 0 {
+                    cmd.c(b' ');
+                }
+                cmd.s(a);
+            }
+        }
+        let image = st.get(b"image").unwrap_or(b"-");
+        if json {
+            if !first {
+                b.c(b',');
+            }
+            b.s(b"{\"name\":");
+            json_out::put_str(&mut b, id);
+            b.s(b",\"pid\":")
+                .s(if live { pid.as_slice() } else { b"0" });
+            b.s(b",\"status\":");
+            json_out::put_str(&mut b, status);
+            b.s(b",\"uptime\":");
+            json_out::put_str(&mut b, up.as_slice());
+            b.s(b",\"memory\":").s(match current {
+                Some(_) => rt::cat(&[rt::Buf::new().u(current.unwrap_or(0)).as_slice()]),
+                None => b"null",
+            });
+            b.s(b",\"image\":");
+            json_out::put_str(&mut b, image);
+            b.s(b",\"command\":");
+            json_out::put_str(&mut b, cmd.as_slice());
+            b.c(b'}');
+        } else {
+            b.pad(id, 20)
+                .pad(pid.as_slice(), 9)
+                .pad(status, 14)
+                .pad(up.as_slice(), 9)
+                .pad(mem.as_slice(), 9);
+            b.pad(image, 21).s(cmd.as_slice()).c(b'\n');
+        }
+        first = false;
+    }
+    if json {
+        b.s(b"]\n");
+    }
+    rt::out(b.as_slice());
+    0
+}

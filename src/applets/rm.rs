@@ -1,0 +1,43 @@
+//! `thinbox rm [-f] NAME...`: removes a stopped container's state and
+//! cgroup; `-f` kills a running one first.
+
+use super::fail;
+use crate::rt::{Error, S, cat};
+use crate::state;
+
+pub fn main(args: &[S]) -> i32 {
+    let force = args
+        .first()
+        .is_some_and(|a| *a == b"-f" || *a == b"--force");
+    let names = if force { &args[1..] } else { args };
+    if names.is_empty() {
+        return fail(Error::new(b"rm", b"usage: thinbox rm [-f] NAME..."));
+    }
+    let root = state::root(None);
+    let mut code = 0;
+    for id in names {
+        let st = match state::load(root, id) {
+            Ok(st) => st,
+            Err(e) => {
+                code = fail(e);
+                continue;
+            }
+        };
+        let running = state::alive(&st, b"pid", b"start") || state::alive(&st, b"sup", b"supstart");
+        if running && !force {
+            code = fail(
+                Error::new(cat(&[b"container ", id]), b"is running")
+                    .hint(b"stop it first, or use rm -f"),
+            );
+            continue;
+        }
+        if running {
+            super::stop::stop(root, id, &st, 0);
+        }
+        if let Some(cg) = st.get(b"cgroup") {
+            crate::cgroup::Cgroup { path: cg, fd: None }.remove();
+        }
+        state::remove_dir(root, id);
+    }
+    code
+}

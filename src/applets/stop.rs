@@ -1,0 +1,78 @@
+//! `thinbox stop [-t SECS] NAME...`: SIGTERM, then SIGKILL after SECS
+//! (default 10); no restart afterwards.
+
+use super::{Opts, fail};
+use crate::rt::{self, Error, S, cat};
+use crate::state::{self, State};
+use crate::sys;
+
+pub fn main(args: &[S]) -> i32 {
+    let mut secs = 10;
+    let mut o = Opts::new(args);
+    while let Some(flag) = o.next_flag() {
+        match flag {
+            b"-t" | b"--time" => match o.value(flag).ok().and_then(rt::parse_u64) {
+                Some(n) => secs = n,
+                None => return fail(Error::new(b"stop -t", b"needs a number of seconds")),
+            },
+            _ => {
+                return fail(Error::new(
+                    cat(&[b"stop: unknown flag ", flag]),
+                    b"usage: thinbox stop [-t SECS] NAME...",
+                ));
+            }
+        }
+    }
+    let names = o.rest();
+    if names.is_empty() {
+        return fail(Error::new(
+            b"stop",
+            b"usage: thinbox stop [-t SECS] NAME...",
+        ));
+    }
+    let root = state::root(None);
+    let mut code = 0;
+    for id in names {
+        match state::load(root, id) {
+            Ok(st) => stop(root, id, &st, secs),
+            Err(e) => code = fail(e),
+        }
+    }
+    code
+}
+
+/// Marks the container stopped (so its supervisor does not restart it),
+/// then TERM, wait, KILL; returns once the supervisor has let go.
+pub fn stop(root: &[u8], id: &[u8], st: &State, secs: u64) {
+    let _ = sys::open(
+        cat(&[state::dir(root, id), b"/stop"]),
+        sys::O_WRONLY | sys::O_CREAT,
+        0o600,
+    );
+    let pid = st.num(b"pid").unwrap_or(0) as i32;
+    let sup = st.num(b"sup").unwrap_or(0) as i32;
+    let running = state::alive(st, b"pid", b"start");
+    if running {
+        let _ = sys::kill(pid, sys::SIGTERM);
+    } else if state::alive(st, b"sup", b"supstart") {
+        // Waiting to restart: wake it so it sees the stop mark.
+        let _ = sys::kill(sup, sys::SIGTERM);
+    }
+    let deadline = sys::now_ns() + secs * 1_000_000_000;
+    let mut killed = false;
+    loop {
+        let c = state::alive(st, b"pid", b"start");
+        let s = state::alive(st, b"sup", b"supstart");
+        if !c && !s {
+            return;
+        }
+        if c && !killed && sys::now_ns() >= deadline {
+            let _ = sys::kill(pid, sys::SIGKILL);
+            killed = true;
+        }
+        if !c && sys::now_ns() >= deadline + 5_000_000_000 {
+            return;
+        }
+        sys::sleep_ms(10);
+    }
+}

@@ -1,0 +1,281 @@
+//! Container state under `<root>/<id>/state`: "key value" lines, written
+//! atomically (write, then rename). Liveness is always re-checked against
+//! /proc, so a dead process never reads as running.
+
+use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
+use crate::sys;
+use alloc::vec::Vec;
+
+pub const DEFAULT_ROOT: &[u8] = b"/run/thinbox";
+
+/// The state root: --root, else $THINBOX_STATE, else /run/thinbox.
+pub fn root(flag: Option<S>) -> S {
+    flag.or_else(|| rt::getenv(b"THINBOX_STATE"))
+        .unwrap_or(DEFAULT_ROOT)
+}
+
+#[derive(Default, Clone)]
+pub struct State {
+    pub fields: Vec<(S, S)>,
+}
+
+impl State {
+    pub fn get(&self, key: &[u8]) -> Option<S> {
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+    }
+    pub fn num(&self, key: &[u8]) -> Option<u64> {
+        self.get(key).and_then(rt::parse_u64)
+    }
+    pub fn set(&mut self, key: S, val: &[u8]) {
+        let v = cat(&[val]);
+        match self.fields.iter_mut().find(|(k, _)| *k == key) {
+            Some(f) => f.1 = v,
+            None => self.fields.push((key, v)),
+        }
+    }
+    pub fn set_num(&mut self, key: S, n: u64) {
+        let mut b = Buf::new();
+        b.u(n);
+        self.set(key, b.as_slice());
+    }
+    /// All values of a repeated key, such as "env" or "arg".
+    pub fn all(&self, key: &[u8]) -> Vec<S> {
+        self.fields
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .collect()
+    }
+    pub fn push(&mut self, key: S, val: S) {
+        self.fields.push((key, val));
+    }
+
+    pub fn parse(data: &[u8]) -> State {
+        let mut s = State::default();
+        for line in data.split(|&c| c == b'\n') {
+            if line.is_empty() {
+                continue;
+            }
+            let sp = line.iter().position(|&c| c == b' ').unwrap_or(line.len());
+            let val = if sp < line.len() {
+                &line[sp + 1..]
+            } else {
+                b""
+            };
+            s.fields.push((cat(&[&line[..sp]]), unescape(val)));
+        }
+        s
+    }
+
+    pub fn render(&self) -> Vec<u8> {
+        let mut b = Buf::new();
+        for (k, v) in &self.fields {
+            b.s(k).c(b' ');
+            for &c in v.iter() {
+                match c {
+                    b'\n' => b.s(b"\\n"),
+                    b'\\' => b.s(b"\\\\"),
+                    _ => b.c(c),
+                };
+            }
+            b.c(b'\n');
+        }
+        b.0
+    }
+}
+
+fn unescape(v: &[u8]) -> S {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b'\\' && i + 1 < v.len() {
+            out.push(if v[i + 1] == b'n' { b'\n' } else { v[i + 1] });
+            i += 2;
+        } else {
+            out.push(v[i]);
+            i += 1;
+        }
+    }
+    out.leak()
+}
+
+pub fn dir(root: &[u8], id: &[u8]) -> S {
+    cat(&[root, b"/", id])
+}
+
+pub fn load(root: &[u8], id: &[u8]) -> Res<State> {
+    match rt::read_file(cat(&[root, b"/", id, b"/state"])) {
+        Ok(d) => Ok(State::parse(&d)),
+        Err(sys::ENOENT) => Err(Error::new(cat(&[b"container ", id]), b"does not exist")),
+        Err(e) => Err(Error::sys(cat(&[b"reading the state of ", id]), e)),
+    }
+}
+
+/// Writes the state atomically.
+pub fn save(root: &[u8], id: &[u8], s: &State) -> Res<()> {
+    let tmp = cat(&[root, b"/", id, b"/state.tmp"]);
+    let fin = cat(&[root, b"/", id, b"/state"]);
+    let fd = sys::open(tmp, sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC, 0o600).ctx(tmp)?;
+    sys::write_all(fd.raw(), &s.render()).ctx(tmp)?;
+    drop(fd);
+    sys::rename(tmp, fin).ctx(fin)?;
+    Ok(())
+}
+
+/// Creates `<root>/<id>`; an existing one means the name is taken.
+pub fn create_dir(root: &[u8], id: &[u8]) -> Res<S> {
+    crate::rootfs::mkdir_all(root, 0o700).ctx(root)?;
+    let d = dir(root, id);
+    match sys::mkdir(d, 0o700) {
+        Ok(_) => Ok(d),
+        Err(sys::EEXIST) => Err(
+            Error::new(cat(&[b"name ", id]), b"is already in use").hint(cat(&[
+                b"remove it with 'thinbox rm ",
+                id,
+                b"' or pick another --name",
+            ])),
+        ),
+        Err(e) => Err(Error::sys(d, e)),
+    }
+}
+
+/// Removes the state directory and everything in it.
+pub fn remove_dir(root: &[u8], id: &[u8]) {
+    let d = dir(root, id);
+    if let Ok(fd) = sys::open(d, sys::O_RDONLY | sys::O_DIRECTORY, 0) {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = sys::getdents64(fd.raw(), &mut buf) {
+            if n == 0 {
+                break;
+            }
+            sys::dirents(&buf[..n], |name, _| {
+                if name != b"." && name != b".." {
+                    let _ = sys::unlinkat(fd.raw(), name, 0);
+                }
+            });
+        }
+    }
+    let _ = sys::rmdir(d);
+}
+
+/// Ids of every container under `root`, sorted.
+pub fn list(root: &[u8]) -> Vec<S> {
+    let mut ids: Vec<S> = Vec::new();
+    if let Ok(fd) = sys::open(root, sys::O_RDONLY | sys::O_DIRECTORY, 0) {
+        let mut buf = [0u8; 2048];
+        while let Ok(n) = sys::getdents64(fd.raw(), &mut buf) {
+            if n == 0 {
+                break;
+            }
+            sys::dirents(&buf[..n], |name, kind| {
+                if kind == 4 && name != b"." && name != b".." {
+                    ids.push(cat(&[name]));
+                }
+            });
+        }
+    }
+    ids.sort_unstable();
+    ids
+}
+
+/// A process's start time (field 22 of /proc/PID/stat), which tells a
+/// live process from a reused pid; None if it is gone or a zombie.
+pub fn start_time(pid: u64) -> Option<u64> {
+    let mut b = Buf::new();
+    b.s(b"/proc/").u(pid).s(b"/stat");
+    let data = rt::read_file(b.as_slice()).ok()?;
+    let close = data.iter().rposition(|&c| c == b')')?;
+    let mut fields = data[close + 2..].split(|&c| c == b' ');
+    let state = fields.next()?;
+    if state == b"Z" || state == b"X" {
+        return None;
+    }
+    // Field 22 overall is the 20th after the state.
+    rt::parse_u64(fields.nth(18)?)
+}
+
+/// Whether the process recorded under `pid_key`/`start_key` still runs.
+pub fn alive(s: &State, pid_key: &[u8], start_key: &[u8]) -> bool {
+    match (s.num(pid_key), s.num(start_key)) {
+        (Some(pid), Some(start)) if pid > 0 => start_time(pid) == Some(start),
+        _ => false,
+    }
+}
+
+/// RFC 3339 UTC time from seconds and nanoseconds since the epoch.
+pub fn rfc3339(secs: u64, nanos: u32) -> S {
+    let days = secs / 86400;
+    let rem = secs % 86400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + (m <= 2) as i64;
+    let mut b = Buf::new();
+    let two = |b: &mut Buf, n: u64| {
+        if n < 10 {
+            b.c(b'0');
+        }
+        b.u(n);
+    };
+    b.u(y as u64).c(b'-');
+    two(&mut b, m as u64);
+    b.c(b'-');
+    two(&mut b, d as u64);
+    b.c(b'T');
+    two(&mut b, rem / 3600);
+    b.c(b':');
+    two(&mut b, rem % 3600 / 60);
+    b.c(b':');
+    two(&mut b, rem % 60);
+    b.c(b'.');
+    let mut t = [0u8; 20];
+    let ns = rt::fmt_u64(nanos as u64, &mut t);
+    for _ in ns.len()..9 {
+        b.c(b'0');
+    }
+    b.s(ns).c(b'Z');
+    b.leak()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip() {
+        let mut s = State::default();
+        s.set(b"pid", b"42");
+        s.push(b"arg", b"sh");
+        s.push(b"arg", b"-c");
+        s.push(b"arg", b"echo a\\b\nc");
+        s.set(b"pid", b"43");
+        let back = State::parse(&s.render());
+        assert_eq!(back.num(b"pid"), Some(43));
+        assert_eq!(back.all(b"arg"), [&b"sh"[..], b"-c", b"echo a\\b\nc"]);
+        assert_eq!(back.get(b"none"), None);
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(rfc3339(0, 0), b"1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339(1_795_363_200, 5), b"2026-11-22T00:00:00.000000005Z");
+        assert_eq!(rfc3339(951_782_400, 0), b"2000-02-29T00:00:00.000000000Z");
+    }
+
+    #[test]
+    fn own_start_time() {
+        let me = std::process::id() as u64;
+        assert!(start_time(me).is_some());
+        assert_eq!(start_time(u32::MAX as u64), None);
+    }
+}

@@ -1,0 +1,362 @@
+//! Detached containers: `run -d` hands the container to a supervisor, a
+//! fresh exec of thinbox that stays its parent: it reaps it, records the
+//! exit status, captures stdout and stderr to a capped log with one
+//! rotation, and restarts it by policy with exponential backoff.
+
+use crate::applets::run::{self, RunFlags};
+use crate::cgroup;
+use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
+use crate::spawn;
+use crate::spec::Container;
+use crate::state::{self, State};
+use crate::sys::{self, Fd};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    No,
+    OnFailure(u64),
+    Always,
+}
+
+pub fn parse_restart(v: &[u8]) -> Option<Restart> {
+    match v {
+        b"no" => Some(Restart::No),
+        b"always" | b"unless-stopped" => Some(Restart::Always),
+        b"on-failure" => Some(Restart::OnFailure(u64::MAX)),
+        _ => v
+            .strip_prefix(b"on-failure:")
+            .and_then(rt::parse_u64)
+            .map(Restart::OnFailure),
+    }
+}
+
+pub const LOG_CAP: u64 = 1 << 20;
+
+fn now() -> u64 {
+    sys::wall_time().0
+}
+
+/// `run -d`: records the container, starts its supervisor and returns once
+/// the container runs (or with the error that stopped it).
+pub fn detach(args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
+    let root = state::root(f.state_root);
+    let dir = state::create_dir(root, c.id)?;
+    let mut st = State::default();
+    st.set(b"status", b"starting");
+    st.set(b"rootfs", c.rootfs);
+    st.set(b"image", f.image.unwrap_or(c.rootfs));
+    st.set_num(b"created", now());
+    for a in args {
+        st.push(b"argv", a);
+    }
+    if let Err(e) = state::save(root, c.id, &st) {
+        state::remove_dir(root, c.id);
+        return Err(e);
+    }
+    let (rd, wr) = sys::pipe2(sys::O_CLOEXEC).ctx(b"pipe")?;
+    match sys::clone_fork(0) {
+        Ok(0) => {
+            drop(rd);
+            let _ = sys::setsid();
+            // The supervisor gets the readiness pipe as fd 3 and a fresh
+            // image, so that it holds only the pages it uses.
+            if wr.raw() == 3 {
+                let _ = sys::fcntl(3, 2, 0); // F_SETFD: keep it across exec
+            } else {
+                let _ = sys::dup3(wr.raw(), 3, 0);
+            }
+            let _ = sys::close_range(4, u32::MAX, 0);
+            let argv = spawn::cvec(&[b"thinbox", b"__supervise", root, c.id]);
+            let e = sys::execve(b"/proc/self/exe\0".as_ptr(), &argv, &spawn::cvec(rt::env()));
+            let _ = sys::write(3, Error::sys(b"starting the supervisor", e).msg);
+            sys::exit(125);
+        }
+        Ok(_) => {}
+        Err(e) => {
+            state::remove_dir(root, c.id);
+            return Err(Error::sys(b"fork", e));
+        }
+    }
+    drop(wr);
+    let msg = rt::read_fd(rd.raw()).unwrap_or_default();
+    if msg.as_slice() == b"ok" {
+        rt::out(cat(&[c.id, b"\n"]));
+        return Ok(0);
+    }
+    let _ = dir;
+    state::remove_dir(root, c.id);
+    let msg = if msg.is_empty() {
+        &b"the supervisor died while starting the container"[..]
+    } else {
+        &msg
+    };
+    Err(Error {
+        msg: cat(&[msg]),
+        code: 125,
+    })
+}
+
+struct Log {
+    path: S,
+    rotated: S,
+    fd: Fd,
+    size: u64,
+    cap: u64,
+}
+
+impl Log {
+    fn open(dir: &[u8], cap: u64) -> Res<Log> {
+        let path = cat(&[dir, b"/log"]);
+        let fd = sys::open(path, sys::O_WRONLY | sys::O_CREAT | sys::O_APPEND, 0o600).ctx(path)?;
+        let size = sys::fstat(fd.raw()).map(|s| s.st_size as u64).unwrap_or(0);
+        Ok(Log {
+            path,
+            rotated: cat(&[dir, b"/log.1"]),
+            fd,
+            size,
+            cap,
+        })
+    }
+    fn write(&mut self, data: &[u8]) {
+        if self.size + data.len() as u64 > self.cap && self.size > 0 {
+            let _ = sys::rename(self.path, self.rotated);
+            if let Ok(fd) = sys::open(
+                self.path,
+                sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC | sys::O_APPEND,
+                0o600,
+            ) {
+                self.fd = fd;
+                self.size = 0;
+            }
+        }
+        if sys::write_all(self.fd.raw(), data).is_ok() {
+            self.size += data.len() as u64;
+        }
+    }
+}
+
+/// `thinbox __supervise ROOT ID`, exec'd by `detach` with fd 3 to report
+/// the first start on.
+pub fn main(args: &[S]) -> i32 {
+    let (root, id) = match args {
+        [r, i] => (*r, *i),
+        _ => return 2,
+    };
+    let mut ready = Some(Fd(3));
+    
+    match supervise(root, id, &mut ready) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(r) = &ready {
+                let _ = sys::write(r.raw(), e.msg);
+            }
+            state::remove_dir(root, id);
+            e.code
+        }
+    }
+}
+
+fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
+    let mut st = state::load(root, id)?;
+    let argv = st.all(b"argv");
+    let (mut c, f) = run::parse(&argv)?;
+    run::cgroup_for(&mut c, f.cgroup_root);
+    let dir = state::dir(root, id);
+    let mut log = Log::open(dir, f.log_size.unwrap_or(LOG_CAP))?;
+    let (out_rd, out_wr) = sys::pipe2(sys::O_CLOEXEC).ctx(b"pipe")?;
+    let null = sys::open(b"/dev/null", sys::O_RDWR, 0).ctx(b"/dev/null")?;
+    // The container inherits 0, 1 and 2: /dev/null in, the log pipe out.
+    let _ = sys::dup3(null.raw(), 0, 0);
+    let _ = sys::dup3(out_wr.raw(), 1, 0);
+    let _ = sys::dup3(out_wr.raw(), 2, 0);
+    drop(out_wr);
+    let set = sys::sigbit(sys::SIGCHLD)
+        | sys::sigbit(sys::SIGTERM)
+        | sys::sigbit(sys::SIGINT)
+        | sys::sigbit(sys::SIGHUP);
+    let old = sys::sigprocmask(sys::SIG_BLOCK, set).ctx(b"sigprocmask")?;
+    let sigfd = sys::signalfd(set).ctx(b"signalfd")?;
+    let stop_flag = cat(&[dir, b"/stop"]);
+    let mut restarts: u64 = 0;
+    let mut backoff_ms: u64 = 100;
+    loop {
+        let cg = match c.cgroup_path {
+            Some(p) => Some(cgroup::create(p, &c.resources)?),
+            None => None,
+        };
+        let opts = spawn::Opts {
+            die_with_parent: true,
+            wait_for_start: false,
+            winsize: None,
+            sigmask: old,
+            init_fd: None,
+            joining: false,
+        };
+        let child = match spawn::spawn(&c, cg.as_ref(), &opts) {
+            Ok(ch) => ch,
+            Err(e) => {
+                if let Some(g) = &cg {
+                    g.remove();
+                }
+                return Err(e);
+            }
+        };
+        let started = now();
+        st.set(b"status", b"running");
+        st.set_num(b"pid", child.pid as u64);
+        st.set_num(b"start", state::start_time(child.pid as u64).unwrap_or(0));
+        st.set_num(b"sup", sys::getpid() as u64);
+        st.set_num(
+            b"supstart",
+            state::start_time(sys::getpid() as u64).unwrap_or(0),
+        );
+        st.set_num(b"started", started);
+        st.set_num(b"restarts", restarts);
+        if let Some(p) = c.cgroup_path {
+            st.set(b"cgroup", p);
+        }
+        state::save(root, id, &st)?;
+        if let Some(r) = ready.take() {
+            let _ = sys::write(r.raw(), b"ok");
+        }
+        let status = pump(&child, &sigfd, out_rd.raw(), &mut log, stop_flag);
+        let oom = cg
+            .as_ref()
+            .is_some_and(|g| sys::term_signal(status) == sys::SIGKILL && g.oom_killed());
+        if let Some(g) = &cg {
+            g.remove();
+        }
+        let code = sys::exit_code(status);
+        st.set(b"status", b"exited");
+        st.set_num(b"exit", code as u64);
+        st.set_num(b"finished", now());
+        st.set(b"oom", if oom { b"1" } else { b"0" });
+        let stopping = sys::stat(stop_flag).is_ok();
+        let again = !stopping
+            && match f.restart {
+                Restart::No => false,
+                Restart::Always => true,
+                Restart::OnFailure(max) => code != 0 && restarts < max,
+            };
+        if !again {
+            if f.remove {
+                state::remove_dir(root, id);
+            } else {
+                let _ = state::save(root, id, &st);
+            }
+            return Ok(0);
+        }
+        // A container that ran for a while starts over at a short delay.
+        if now() - started > 10 {
+            backoff_ms = 100;
+        }
+        st.set(b"status", b"restarting");
+        let _ = state::save(root, id, &st);
+        if !wait_backoff(&sigfd, out_rd.raw(), &mut log, backoff_ms, stop_flag) {
+            st.set(b"status", b"exited");
+            let _ = state::save(root, id, &st);
+            return Ok(0);
+        }
+        backoff_ms = (backoff_ms * 2).min(60_000);
+        restarts += 1;
+    }
+}
+
+/// Copies output to the log until the container exits; a SIGTERM to the
+/// supervisor stops it for good.
+fn pump(child: &spawn::Child, sigfd: &Fd, out: i32, log: &mut Log, stop_flag: S) -> i32 {
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut fds = [
+            sys::PollFd {
+                fd: sigfd.raw(),
+                events: sys::POLLIN,
+                revents: 0,
+            },
+            sys::PollFd {
+                fd: out,
+                events: sys::POLLIN,
+                revents: 0,
+            },
+        ];
+        let _ = sys::poll(&mut fds, -1);
+        if fds[1].revents & (sys::POLLIN | sys::POLLHUP) != 0
+            && let Ok(n) = sys::read(out, &mut buf) {
+                log.write(&buf[..n]);
+            }
+        if fds[0].revents & sys::POLLIN == 0 {
+            continue;
+        }
+        while let Ok(sig) = sys::signalfd_read(sigfd.raw()) {
+            if sig == sys::SIGCHLD {
+                if let Ok((p, status)) = sys::wait4(child.pid, sys::WNOHANG)
+                    && p == child.pid {
+                        drain(out, log);
+                        return status;
+                    }
+            } else {
+                let _ = sys::open(stop_flag, sys::O_WRONLY | sys::O_CREAT, 0o600);
+                let _ = sys::kill(child.pid, sig);
+            }
+        }
+    }
+}
+
+fn drain(out: i32, log: &mut Log) {
+    let _ = sys::fcntl(out, 4, sys::O_NONBLOCK as usize);
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = sys::read(out, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        log.write(&buf[..n]);
+    }
+    let _ = sys::fcntl(out, 4, 0);
+}
+
+/// Sleeps `ms` while still serving signals; false if told to stop.
+fn wait_backoff(sigfd: &Fd, out: i32, log: &mut Log, ms: u64, stop_flag: S) -> bool {
+    let end = sys::now_ns() + ms * 1_000_000;
+    loop {
+        let now = sys::now_ns();
+        if now >= end {
+            return sys::stat(stop_flag).is_err();
+        }
+        let mut fds = [sys::PollFd {
+            fd: sigfd.raw(),
+            events: sys::POLLIN,
+            revents: 0,
+        }];
+        let _ = sys::poll(&mut fds, ((end - now) / 1_000_000) as i64 + 1);
+        drain(out, log);
+        while let Ok(sig) = sys::signalfd_read(sigfd.raw()) {
+            if sig != sys::SIGCHLD {
+                return false;
+            }
+        }
+        if sys::stat(stop_flag).is_ok() {
+            return false;
+        }
+    }
+}
+
+/// What `ps` shows in STATUS, always checked against /proc.
+pub fn status(st: &State) -> S {
+    let recorded = st.get(b"status").unwrap_or(b"unknown");
+    let running = state::alive(st, b"pid", b"start");
+    match recorded {
+        b"running" if running => b"running",
+        b"running" => b"dead",
+        b"restarting" if state::alive(st, b"sup", b"supstart") => b"restarting",
+        b"restarting" => b"dead",
+        b"exited" => {
+            let mut b = Buf::new();
+            b.s(b"exited (").u(st.num(b"exit").unwrap_or(0)).c(b')');
+            b.leak()
+        }
+        b"starting" if state::alive(st, b"sup", b"supstart") || st.get(b"sup").is_none() => {
+            b"starting"
+        }
+        other => other,
+    }
+}
