@@ -67,7 +67,7 @@ pub fn detach(args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
             }
             let _ = sys::close_range(4, u32::MAX, 0);
             let argv = spawn::cvec(&[b"thinbox", b"__supervise", root, c.id]);
-            let e = sys::execve(b"/proc/self/exe\0".as_ptr(), &argv, &spawn::cvec(rt::env()));
+            let e = sys::execve(c"/proc/self/exe".as_ptr() as *const u8, &argv, &spawn::cvec(rt::env()));
             let _ = sys::write(3, Error::sys(b"starting the supervisor", e).msg);
             sys::exit(125);
         }
