@@ -67,7 +67,11 @@ pub fn detach(args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
             }
             let _ = sys::close_range(4, u32::MAX, 0);
             let argv = spawn::cvec(&[b"thinbox", b"__supervise", root, c.id]);
-            let e = sys::execve(c"/proc/self/exe".as_ptr() as *const u8, &argv, &spawn::cvec(rt::env()));
+            let e = sys::execve(
+                c"/proc/self/exe".as_ptr() as *const u8,
+                &argv,
+                &spawn::cvec(rt::env()),
+            );
             let _ = sys::write(3, Error::sys(b"starting the supervisor", e).msg);
             sys::exit(125);
         }
@@ -143,7 +147,7 @@ pub fn main(args: &[S]) -> i32 {
         _ => return 2,
     };
     let mut ready = Some(Fd(3));
-    
+
     match supervise(root, id, &mut ready) {
         Ok(code) => code,
         Err(e) => {
@@ -281,19 +285,21 @@ fn pump(child: &spawn::Child, sigfd: &Fd, out: i32, log: &mut Log, stop_flag: S)
         ];
         let _ = sys::poll(&mut fds, -1);
         if fds[1].revents & (sys::POLLIN | sys::POLLHUP) != 0
-            && let Ok(n) = sys::read(out, &mut buf) {
-                log.write(&buf[..n]);
-            }
+            && let Ok(n) = sys::read(out, &mut buf)
+        {
+            log.write(&buf[..n]);
+        }
         if fds[0].revents & sys::POLLIN == 0 {
             continue;
         }
         while let Ok(sig) = sys::signalfd_read(sigfd.raw()) {
             if sig == sys::SIGCHLD {
                 if let Ok((p, status)) = sys::wait4(child.pid, sys::WNOHANG)
-                    && p == child.pid {
-                        drain(out, log);
-                        return status;
-                    }
+                    && p == child.pid
+                {
+                    drain(out, log);
+                    return status;
+                }
             } else {
                 let _ = sys::open(stop_flag, sys::O_WRONLY | sys::O_CREAT, 0o600);
                 let _ = sys::kill(child.pid, sig);

@@ -23,9 +23,10 @@ pub fn main(args: &[S]) -> i32 {
 pub fn protect_self() -> Res<()> {
     let mut buf = [0u8; 256];
     if let Ok(p) = sys::readlinkat(sys::AT_FDCWD, b"/proc/self/exe", &mut buf)
-        && p.starts_with(b"/memfd:") {
-            return Ok(());
-        }
+        && p.starts_with(b"/memfd:")
+    {
+        return Ok(());
+    }
     let fd = sys::sealed_self().map_err(|e| Error::sys(b"sealing a copy of thinbox", e))?;
     let e = sys::execveat(fd.raw(), &spawn::cvec(rt::args()), &spawn::cvec(rt::env()));
     Err(Error::sys(b"re-executing from the sealed copy", e))

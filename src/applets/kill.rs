@@ -14,9 +14,10 @@ const SIGNALS: [&[u8]; 31] = [
 /// "TERM", "SIGTERM", "sigterm" or "15".
 pub fn parse_signal(s: &[u8]) -> Res<i32> {
     if let Some(n) = rt::parse_u64(s)
-        && (1..=64).contains(&n) {
-            return Ok(n as i32);
-        }
+        && (1..=64).contains(&n)
+    {
+        return Ok(n as i32);
+    }
     let name = if s.len() > 3 && rt::eq_ignore_case(&s[..3], b"SIG") {
         &s[3..]
     } else {

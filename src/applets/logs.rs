@@ -53,8 +53,9 @@ pub fn main(args: &[S]) -> i32 {
                 || sys::fstat(fd.raw())
                     .map(|f| f.st_ino != s.st_ino)
                     .unwrap_or(true))
-                && let Ok(n) = sys::open(path, sys::O_RDONLY, 0) {
-                    fd = n;
-                }
+            && let Ok(n) = sys::open(path, sys::O_RDONLY, 0)
+        {
+            fd = n;
+        }
     }
 }
