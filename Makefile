@@ -23,15 +23,18 @@ $(CACHE)/rootfs/bin/busybox:
 demo: build $(CACHE)/rootfs/bin/busybox
 	@sh tests/demo $(X86) $(CACHE)/rootfs
 
-lint:
+lint: setup
 	cargo fmt --check
 	cargo clippy --release --target x86_64-unknown-linux-musl -- -D warnings
+	cargo clippy --release --target aarch64-unknown-linux-musl -- -D warnings
 
 test-unit: setup
 	cargo test
 
 test-host: build $(CACHE)/rootfs/bin/busybox
 	sh tests/core.sh $(X86) $(CACHE)/rootfs
+	sh tests/security.sh $(X86) $(CACHE)/rootfs
+	sh tests/images.sh $(X86) $(CACHE)/rootfs
 
 test-vm: build
 	sh tests/vm/run $(ARCH)
@@ -44,5 +47,6 @@ bench: build
 
 # Every test: unit, host, both VMs, the size budget and a bench smoke run.
 test: lint test-unit test-host size-report
+	sh bench/run --smoke
 	$(MAKE) test-vm ARCH=x86_64
 	$(MAKE) test-vm ARCH=aarch64

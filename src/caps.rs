@@ -5,7 +5,7 @@ use crate::rt::{Ctx, Error, Res, eq_ignore_case};
 use crate::sys;
 
 /// Capability names in number order, CAP_ prefix dropped.
-const NAMES: [&[u8]; 41] = [
+pub const NAMES: [&[u8]; 41] = [
     b"CHOWN",
     b"DAC_OVERRIDE",
     b"DAC_READ_SEARCH",

@@ -15,6 +15,8 @@ const PI_HINT: &[u8] = b"; on a Raspberry Pi add cgroup_enable=memory cgroup_mem
 pub struct Cgroup {
     pub path: S,
     pub fd: Option<Fd>,
+    /// cgroup v1: one directory per controller hierarchy.
+    pub v1: Vec<S>,
 }
 
 pub fn parent(p: &[u8]) -> &[u8] {
@@ -139,6 +141,10 @@ pub fn create(path: S, r: &Resources) -> Res<Cgroup> {
     let made_root = match sys::mkdir(root, 0o755) {
         Ok(_) => true,
         Err(sys::EEXIST) => false,
+        Err(sys::ENOENT) => {
+            crate::rootfs::mkdir_all(root, 0o755).ctx(cat(&[b"creating cgroup ", root]))?;
+            false
+        }
         Err(e) => return Err(Error::sys(cat(&[b"creating cgroup ", root]), e)),
     };
     let mroot = mount_root(root);
@@ -154,8 +160,12 @@ pub fn create(path: S, r: &Resources) -> Res<Cgroup> {
             }
             Err(e) => return Err(Error::sys(cat(&[b"creating cgroup ", path]), e)),
         }
-        let cg = Cgroup { path, fd: None };
-        if let Err(e) = write_limits(path, r) {
+        let cg = Cgroup {
+            path,
+            fd: None,
+            v1: Vec::new(),
+        };
+        if let Err(e) = write_limits(path, r).and_then(|_| attach_devices(path, &r.devices)) {
             cg.remove();
             return Err(e);
         }
@@ -253,11 +263,186 @@ pub fn write_limits(dir: &[u8], r: &Resources) -> Res<()> {
     Ok(())
 }
 
-/// Moves `pid` into the cgroup (the handshake path, without clone3).
-pub fn place(path: &[u8], pid: i32) -> Res<()> {
+impl Cgroup {
+    /// Moves `pid` into the cgroup (without CLONE_INTO_CGROUP).
+    pub fn place(&self, pid: i32) -> Res<()> {
+        let mut b = Buf::new();
+        b.u(pid as u64);
+        let one = |d: &[u8]| {
+            rt::write_file(file(d, b"cgroup.procs"), b.as_slice())
+                .ctx(cat(&[b"joining cgroup ", d]))
+        };
+        if self.v1.is_empty() {
+            return one(self.path);
+        }
+        self.v1.iter().try_for_each(|d| one(d))
+    }
+
+    /// Every directory: the v2 one, or one per v1 hierarchy.
+    pub fn dirs(&self) -> Vec<S> {
+        if self.v1.is_empty() {
+            alloc::vec![self.path]
+        } else {
+            self.v1.clone()
+        }
+    }
+}
+
+/// v1 hierarchies thinbox joins, where mounted.
+const V1: [&[u8]; 12] = [
+    b"cpu",
+    b"cpuacct",
+    b"cpuset",
+    b"memory",
+    b"pids",
+    b"devices",
+    b"blkio",
+    b"hugetlb",
+    b"net_cls",
+    b"net_prio",
+    b"freezer",
+    b"perf_event",
+];
+
+/// This process's own cgroup in hierarchy `ctrl` ("" for v2), from
+/// /proc/self/cgroup.
+fn own(ctrl: &[u8]) -> S {
+    let data = rt::read_file(b"/proc/self/cgroup").unwrap_or_default();
+    for line in data.split(|&c| c == b'\n') {
+        let mut f = line.splitn(3, |&c| c == b':');
+        let (_, ctrls, path) = (f.next(), f.next().unwrap_or(b""), f.next().unwrap_or(b""));
+        if ctrls.split(|&c| c == b',').any(|c| c == ctrl) {
+            return cat(&[if path == b"/" { b"" } else { path }]);
+        }
+    }
+    b""
+}
+
+/// The cgroup of an OCI container: cgroupsPath (absolute from the mount,
+/// relative to thinbox's own cgroup) or /thinbox/ID, on cgroup v2 or on
+/// the v1 hierarchies of a legacy or hybrid host.
+pub fn create_oci(spec: Option<S>, id: &[u8], r: &Resources) -> Res<Option<Cgroup>> {
+    let p = spec.unwrap_or_else(|| cat(&[b"/thinbox/", id]));
+    let under = |base: &[u8], ctrl: &[u8]| {
+        if p.first() == Some(&b'/') {
+            cat(&[base, p])
+        } else {
+            cat(&[base, own(ctrl), b"/", p])
+        }
+    };
+    if is_cgroup2(b"/sys/fs/cgroup") {
+        if let Some(e) = r.v2_error {
+            return Err(Error::new(e, b"this host uses cgroup v2"));
+        }
+        return create(under(b"/sys/fs/cgroup", b""), r).map(Some);
+    }
+    if sys::stat(b"/sys/fs/cgroup/cpu").is_err() {
+        if r.any() {
+            return Err(Error::new(
+                b"cgroups",
+                b"neither cgroup v2 nor v1 is mounted at /sys/fs/cgroup",
+            ));
+        }
+        return Ok(None);
+    }
+    if let Some(e) = r.v1_error {
+        return Err(Error::new(e, b"this host uses cgroup v1"));
+    }
+    let mut cg = Cgroup {
+        path: b"",
+        fd: None,
+        v1: Vec::new(),
+    };
+    let res = (|| {
+        for ctrl in V1 {
+            let mnt = cat(&[b"/sys/fs/cgroup/", ctrl]);
+            if sys::stat(mnt).is_err() {
+                continue;
+            }
+            let dir = under(mnt, ctrl);
+            mkdir_v1(dir, mnt.len(), ctrl == b"cpuset")?;
+            cg.v1.push(dir);
+        }
+        cg.path = cg.v1[0];
+        for (f, v) in &r.v1 {
+            let ctrl = &f[..f.iter().position(|&c| c == b'.').unwrap_or(f.len())];
+            let dir = cg
+                .v1
+                .iter()
+                .find(|d| d.starts_with(cat(&[b"/sys/fs/cgroup/", ctrl, b"/"])))
+                .ok_or_else(|| missing(ctrl, b"/sys/fs/cgroup"))?;
+            put(dir, &f[..], v)?;
+        }
+        if !r.devices.is_empty() {
+            let dir = cg
+                .v1
+                .iter()
+                .find(|d| d.starts_with(b"/sys/fs/cgroup/devices/"))
+                .ok_or_else(|| missing(b"devices", b"/sys/fs/cgroup"))?;
+            for d in &r.devices {
+                let name: &[u8] = if d.allow {
+                    b"devices.allow"
+                } else {
+                    b"devices.deny"
+                };
+                put(dir, name, dev_line(d))?;
+            }
+        }
+        Ok(())
+    })();
+    match res {
+        Ok(()) => Ok(Some(cg)),
+        Err(e) => {
+            cg.remove();
+            Err(e)
+        }
+    }
+}
+
+/// "c 1:3 rwm", "a *:* rwm".
+fn dev_line(d: &crate::spec::DevRule) -> S {
     let mut b = Buf::new();
-    b.u(pid as u64);
-    rt::write_file(file(path, b"cgroup.procs"), b.as_slice()).ctx(cat(&[b"joining cgroup ", path]))
+    b.c(d.kind).c(b' ');
+    let n = |b: &mut Buf, v: i64| {
+        if v < 0 {
+            b.c(b'*');
+        } else {
+            b.u(v as u64);
+        }
+    };
+    n(&mut b, d.major);
+    b.c(b':');
+    n(&mut b, d.minor);
+    b.c(b' ');
+    for (bit, ch) in [(2u8, b'r'), (4, b'w'), (1, b'm')] {
+        if d.access & bit != 0 {
+            b.c(ch);
+        }
+    }
+    b.leak()
+}
+
+/// mkdir -p in a v1 hierarchy; new cpuset levels inherit their parent's
+/// cpus and mems, which start out empty.
+fn mkdir_v1(dir: &[u8], mount_len: usize, cpuset: bool) -> Res<()> {
+    if dir.len() <= mount_len || sys::stat(dir).is_ok() {
+        return Ok(());
+    }
+    mkdir_v1(parent(dir), mount_len, cpuset)?;
+    match sys::mkdir(dir, 0o755) {
+        Ok(_) | Err(sys::EEXIST) => {}
+        Err(e) => return Err(Error::sys(cat(&[b"creating cgroup ", dir]), e)),
+    }
+    if cpuset {
+        for f in [&b"cpuset.cpus"[..], b"cpuset.mems"] {
+            let mine = rt::read_file(file(dir, f)).unwrap_or_default();
+            if rt::trim(&mine).is_empty() {
+                let up = rt::read_file(file(parent(dir), f)).unwrap_or_default();
+                put(dir, f, rt::trim(&up))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads a "key value" line from a flat-keyed file such as memory.events.
@@ -277,16 +462,24 @@ impl Cgroup {
         read_key(self.path, b"memory.events", b"oom_kill").unwrap_or(0) > 0
     }
 
-    /// Kills whatever is left and removes the directory.
+    /// Kills whatever is left and removes the directories.
     pub fn remove(&self) {
+        for d in self.dirs() {
+            remove_dir(d);
+        }
+    }
+}
+
+fn remove_dir(path: &[u8]) {
+    {
         // cgroup.kill (5.14+) takes out stragglers, such as processes that
         // joined with exec; older kernels get a SIGKILL per pid.
-        let _ = rt::write_file(file(self.path, b"cgroup.kill"), b"1");
+        let _ = rt::write_file(file(path, b"cgroup.kill"), b"1");
         for _ in 0..200 {
-            match sys::rmdir(self.path) {
+            match sys::rmdir(path) {
                 Ok(_) | Err(sys::ENOENT) => return,
                 Err(sys::EBUSY) => {
-                    if let Ok(procs) = rt::read_file(file(self.path, b"cgroup.procs")) {
+                    if let Ok(procs) = rt::read_file(file(path, b"cgroup.procs")) {
                         for p in procs.split(|&c| c == b'\n') {
                             if let Some(pid) = rt::parse_u64(p) {
                                 let _ = sys::kill(pid as i32, sys::SIGKILL);
@@ -328,4 +521,73 @@ mod tests {
         assert!(!has_word(b"cpuset cpu io\n", b"memory"));
         assert!(!has_word(b"hugetlb", b"huge"));
     }
+}
+
+/// eBPF instruction: opcode, dst, src, offset, immediate.
+fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
+    code as u64
+        | ((dst | src << 4) as u64) << 8
+        | (off as u16 as u64) << 16
+        | (imm as u32 as u64) << 32
+}
+
+/// A cgroup v2 device program: the last matching rule decides, and
+/// anything no rule matches is denied, as with the v1 devices controller.
+pub fn device_prog(rules: &[crate::spec::DevRule]) -> Vec<u64> {
+    const LDXW: u8 = 0x61;
+    const MOV: u8 = 0xbf;
+    const MOVK: u8 = 0xb7;
+    const ANDK: u8 = 0x57;
+    const RSHK: u8 = 0x77;
+    const JNEK: u8 = 0x55;
+    const EXIT: u8 = 0x95;
+    let mut p = alloc::vec![
+        insn(LDXW, 2, 1, 0, 0), // access_type
+        insn(MOV, 3, 2, 0, 0),
+        insn(ANDK, 3, 0, 0, 0xffff), // device type: block 1, char 2
+        insn(MOV, 4, 2, 0, 0),
+        insn(RSHK, 4, 0, 0, 16), // access: mknod 1, read 2, write 4
+        insn(LDXW, 5, 1, 4, 0),  // major
+        insn(LDXW, 6, 1, 8, 0),  // minor
+    ];
+    for d in rules.iter().rev() {
+        let mut block: Vec<(u8, u8, i32)> = Vec::new();
+        match d.kind {
+            b'b' => block.push((JNEK, 3, 1)),
+            b'c' => block.push((JNEK, 3, 2)),
+            _ => {}
+        }
+        if d.major >= 0 {
+            block.push((JNEK, 5, d.major as i32));
+        }
+        if d.minor >= 0 {
+            block.push((JNEK, 6, d.minor as i32));
+        }
+        let n = block.len() + 4; // + access test (3) and the verdict (2) - 1
+        for (i, (code, reg, imm)) in block.iter().enumerate() {
+            p.push(insn(*code, *reg, 0, (n - i) as i16, *imm));
+        }
+        // Matches only if every requested access is in the rule.
+        p.push(insn(MOV, 7, 4, 0, 0));
+        p.push(insn(ANDK, 7, 0, 0, !(d.access as i32) & 7));
+        p.push(insn(JNEK, 7, 0, 2, 0));
+        p.push(insn(MOVK, 0, 0, 0, d.allow as i32));
+        p.push(insn(EXIT, 0, 0, 0, 0));
+    }
+    p.push(insn(MOVK, 0, 0, 0, 0));
+    p.push(insn(EXIT, 0, 0, 0, 0));
+    p
+}
+
+/// Device rules on cgroup v2: an eBPF program attached to the cgroup.
+fn attach_devices(dir: &[u8], rules: &[crate::spec::DevRule]) -> Res<()> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let prog = sys::bpf_load_device_prog(&device_prog(rules))
+        .map_err(|e| Error::sys(b"loading the device cgroup program", e))?;
+    let fd = sys::open(dir, sys::O_RDONLY | sys::O_DIRECTORY, 0).ctx(dir)?;
+    sys::bpf_attach_device(fd.raw(), prog.raw())
+        .map_err(|e| Error::sys(b"attaching the device cgroup program", e))?;
+    Ok(())
 }

@@ -12,12 +12,22 @@ pub mod rt;
 pub mod applets;
 pub mod caps;
 pub mod cgroup;
+pub mod container;
+pub mod gzip;
+pub mod hooks;
+pub mod image;
+pub mod json;
 pub mod json_out;
+pub mod oci;
+pub mod oci_res;
 pub mod rootfs;
+pub mod seccomp;
+pub mod sha256;
 pub mod spawn;
 pub mod spec;
 pub mod state;
 pub mod supervise;
+pub mod tar;
 pub mod tty;
 
 #[cfg(not(test))]
@@ -39,8 +49,49 @@ pub fn main() -> i32 {
     if let Some(code) = applets::dispatch(base, &args[1..]) {
         return code;
     }
-    match args.get(1) {
-        Some(name) => match applets::dispatch(name, &args[2..]) {
+    // runc's global flags come before the command.
+    let mut g = rt::globals();
+    let mut i = 1;
+    while let Some(&a) = args.get(i) {
+        let (flag, inline) = match a.iter().position(|&c| c == b'=') {
+            Some(p) if a.starts_with(b"--") => (&a[..p], Some(&a[p + 1..])),
+            _ => (a, None),
+        };
+        let takes_value = matches!(
+            flag,
+            b"--root" | b"--log" | b"--log-format" | b"--criu" | b"--rootless"
+        );
+        if !takes_value && !matches!(flag, b"--debug" | b"--systemd-cgroup") {
+            break;
+        }
+        let v = if takes_value {
+            match inline.or_else(|| {
+                i += 1;
+                args.get(i).copied()
+            }) {
+                Some(v) => v,
+                None => return applets::fail(rt::Error::new(flag, b"needs a value")),
+            }
+        } else {
+            b""
+        };
+        match flag {
+            b"--root" => g.root = Some(v),
+            b"--log" => g.log = Some(v),
+            b"--log-format" => g.log_json = v == b"json",
+            b"--systemd-cgroup" => {
+                return applets::fail(rt::Error::new(
+                    b"--systemd-cgroup",
+                    b"the systemd cgroup driver is not supported; use cgroupfs (SystemdCgroup = false in containerd)",
+                ));
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    rt::set_globals(g);
+    match args.get(i) {
+        Some(name) => match applets::dispatch(name, &args[i + 1..]) {
             Some(code) => code,
             None => {
                 rt::err(rt::cat(&[

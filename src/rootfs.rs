@@ -127,7 +127,14 @@ fn mount_one(root: &[u8], m: &Mount) -> Res<()> {
             Some(m.data)
         };
         let flags = m.flags & !spec::MS_PROPAGATION;
-        match sys::mount(Some(m.source), target, Some(m.kind), flags, data) {
+        // OCI "cgroup": the host's kind; on a v1 host an empty tmpfs, as
+        // the hierarchies are not namespaced the same way.
+        let (kind, data) = match m.kind {
+            b"cgroup" if crate::cgroup::is_cgroup2(b"/sys/fs/cgroup") => (&b"cgroup2"[..], None),
+            b"cgroup" => (&b"tmpfs"[..], Some(&b"size=0,mode=755"[..])),
+            k => (k, data),
+        };
+        match sys::mount(Some(m.source), target, Some(kind), flags, data) {
             // sysfs needs a network namespace of our own; with the host
             // network, bind the host's /sys instead.
             Err(sys::EPERM) if m.kind == b"sysfs" => {
@@ -226,11 +233,23 @@ fn make_node(path: &[u8], mode: u32, ma: u32, mi: u32, uid: u32, gid: u32) -> Re
 }
 
 /// Everything from the private "/" to the detached old root.
-pub fn setup(c: &Container) -> Res<()> {
+pub fn setup(c: &Container, before_pivot: &mut dyn FnMut() -> Res<()>) -> Res<()> {
     let root = c.rootfs;
+    if !own_mounts(c) {
+        // Sharing the runtime's mount namespace: mounting there would
+        // change the host, so the root is a plain chroot.
+        before_pivot()?;
+        sys::chroot(root).ctx(cat(&[b"chroot ", root]))?;
+        return sys::chdir(b"/").map(|_| ()).ctx(b"chdir /");
+    }
     let shared = c.rootfs_propagation & spec::MS_SHARED != 0;
+    // Shared and unbindable apply to the new root after the pivot: the
+    // rootfs cannot be bound from under an unbindable /.
+    let last = c.rootfs_propagation & (spec::MS_SHARED | spec::MS_UNBINDABLE);
     let first = if shared {
         spec::MS_SLAVE
+    } else if last != 0 {
+        spec::MS_PRIVATE
     } else {
         c.rootfs_propagation & spec::MS_PROPAGATION
     };
@@ -244,18 +263,27 @@ pub fn setup(c: &Container) -> Res<()> {
     if has_dev {
         make_devices(root, c)?;
     }
+    before_pivot()?;
     sys::chdir(root).ctx(cat(&[b"entering rootfs ", root]))?;
     sys::pivot_root(b".", b".").ctx(b"pivot_root")?;
     sys::umount2(b".", 2).ctx(b"detaching the old root")?; // MNT_DETACH
     sys::chdir(b"/").ctx(b"chdir /")?;
-    if shared {
-        sys::mount(None, b"/", None, MS_REC | spec::MS_SHARED, None).ctx(b"making / shared")?;
+    if last != 0 {
+        sys::mount(None, b"/", None, MS_REC | last, None).ctx(b"rootfs propagation")?;
     }
     Ok(())
 }
 
+/// Whether the container has a mount namespace of its own to set up.
+pub fn own_mounts(c: &Container) -> bool {
+    c.namespaces & sys::CLONE_NEWNS != 0
+}
+
 /// Masks and write-protects paths; runs after sysctls are written.
 pub fn protect(c: &Container) -> Res<()> {
+    if !own_mounts(c) {
+        return Ok(());
+    }
     for p in &c.masked_paths {
         mask(p)?;
     }

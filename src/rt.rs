@@ -16,6 +16,28 @@ static PROC: sys::Global<Proc> = sys::Global::new(Proc {
     env: Vec::new(),
 });
 
+/// runc-style global flags: --root, --log, --log-format.
+#[derive(Clone, Copy)]
+pub struct Globals {
+    pub root: Option<S>,
+    pub log: Option<S>,
+    pub log_json: bool,
+}
+
+static GLOBALS: sys::Global<Globals> = sys::Global::new(Globals {
+    root: None,
+    log: None,
+    log_json: false,
+});
+
+pub fn set_globals(g: Globals) {
+    GLOBALS.set(g);
+}
+
+pub fn globals() -> Globals {
+    *GLOBALS.get()
+}
+
 pub fn init(args: Vec<S>, env: Vec<S>) {
     PROC.set(Proc { args, env });
 }

@@ -3,7 +3,7 @@
 //! and the sync channel that reports the child's failures to the parent.
 
 use crate::caps;
-use crate::cgroup::{self, Cgroup};
+use crate::cgroup::Cgroup;
 use crate::rootfs;
 use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
 use crate::spec::Container;
@@ -29,6 +29,7 @@ pub fn forward_set() -> sys::SigSet {
 const MSG_ERROR: u8 = b'E';
 const MSG_PTY: u8 = b'T';
 const MSG_READY: u8 = b'R';
+const MSG_HOOKS: u8 = b'H';
 // Parent to child.
 const MSG_GO: u8 = b'G';
 
@@ -39,12 +40,21 @@ pub struct Child {
     pub sync: Fd,
 }
 
+/// Runs createRuntime and prestart hooks for the child's pid while the
+/// child waits before pivot_root; returns the state JSON for its hooks.
+pub type HookSync<'a> = &'a dyn Fn(i32) -> Res<Vec<u8>>;
+
 /// What the child needs besides the container description.
-pub struct Opts {
+pub struct Opts<'a> {
     /// Kill the container when thinbox dies (foreground `run`).
     pub die_with_parent: bool,
-    /// Stop after setup and wait for MSG_GO before exec (OCI create).
-    pub wait_for_start: bool,
+    /// OCI create: after setup, report ready and block reading this fd (the
+    /// exec fifo) until `start` writes to it.
+    pub start_fd: Option<i32>,
+    /// Inherited fds 3..3+N that stay open in the container.
+    pub preserve_fds: u32,
+    pub hooks: Option<&'a [Vec<crate::oci::Hook>; 6]>,
+    pub hook_sync: Option<HookSync<'a>>,
     pub winsize: Option<sys::Winsize>,
     pub sigmask: sys::SigSet,
     /// A sealed copy of thinbox to exec as the container's init.
@@ -54,7 +64,7 @@ pub struct Opts {
 }
 
 /// Clones the container's init. On success the child has exec'd (or, with
-/// `wait_for_start`, is waiting for start); every setup failure comes back
+/// `start_fd`, is waiting for start); every setup failure comes back
 /// as an Error naming the step, with the child reaped.
 pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
     let (parent_end, child_end) = sys::socketpair(sys::SOCK_SEQPACKET).ctx(b"socketpair")?;
@@ -63,7 +73,8 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
         .map(|f| f.raw())
         .unwrap_or(-1);
     let mut flags = c.namespaces;
-    let mut handshake = cg.is_some();
+    let userns = c.namespaces & sys::CLONE_NEWUSER != 0;
+    let mut handshake = cg.is_some() || userns;
     // Joining a PID namespace only applies to children: do it here.
     for &(ns, path) in &c.join {
         if ns == sys::CLONE_NEWPID {
@@ -71,21 +82,23 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
             sys::setns(fd.raw(), ns).ctx(b"joining the container's PID namespace")?;
         }
     }
+    // The cgroup namespace must be made after the child joins its cgroup,
+    // so a handshake unshares it in the child instead.
+    if cgfd < 0 && cg.is_some() {
+        flags &= !sys::CLONE_NEWCGROUP;
+    }
     let mut r = sys::clone3(flags, cgfd);
     if cgfd >= 0 {
-        handshake = false;
+        handshake = userns;
         if matches!(r, Err(sys::E2BIG) | Err(sys::EINVAL)) {
             // Kernels 5.3 to 5.6: clone3 without CLONE_INTO_CGROUP.
             handshake = true;
             flags &= !sys::CLONE_NEWCGROUP;
             r = sys::clone3(flags, -1);
         }
-    } else if handshake {
-        flags &= !sys::CLONE_NEWCGROUP;
-        r = sys::clone3(flags, -1);
     }
     if r == Err(sys::ENOSYS) {
-        handshake = cg.is_some();
+        handshake = cg.is_some() || userns;
         if handshake {
             flags &= !sys::CLONE_NEWCGROUP;
         }
@@ -110,8 +123,13 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
         e
     };
     if handshake {
-        if let Some(g) = cg {
-            cgroup::place(g.path, pid).map_err(fail)?;
+        if let Some(g) = cg
+            && g.fd.is_none()
+        {
+            g.place(pid).map_err(fail)?;
+        }
+        if userns {
+            write_idmaps(c, pid).map_err(fail)?;
         }
         let _ = sys::send_with_fd(parent_end.raw(), &[MSG_GO], None);
     }
@@ -130,6 +148,14 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
             // EOF: the socket closed on a successful exec.
             None => return Ok(child),
             Some(&MSG_PTY) => child.pty = fd,
+            Some(&MSG_HOOKS) => {
+                let json = match o.hook_sync {
+                    Some(f) => f(pid).map_err(fail)?,
+                    None => Vec::new(),
+                };
+                let msg = cat(&[&[MSG_GO], &json]);
+                let _ = sys::send_with_fd(child.sync.raw(), msg, None);
+            }
             Some(&MSG_READY) => return Ok(child),
             Some(&MSG_ERROR) => {
                 let _ = sys::wait4(pid, 0);
@@ -144,10 +170,40 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
     }
 }
 
-/// Sends a setup failure to the parent, who prints it once.
+/// Sends a setup failure to the parent, who prints it once; once the
+/// parent is gone (after OCI create), to the container's stderr.
 fn report(sock: i32, e: &Error) {
     let msg = cat(&[&[MSG_ERROR, e.code as u8], e.msg]);
-    let _ = sys::send_with_fd(sock, msg, None);
+    if sys::send_with_fd(sock, msg, None).is_err() {
+        rt::err(e.line());
+    }
+}
+
+fn write_idmaps(c: &Container, pid: i32) -> Res<()> {
+    for (name, maps) in [(&b"uid_map"[..], &c.uid_map), (b"gid_map", &c.gid_map)] {
+        if maps.is_empty() {
+            continue;
+        }
+        let mut b = Buf::new();
+        for m in maps {
+            b.u(m.container as u64)
+                .c(b' ')
+                .u(m.host as u64)
+                .c(b' ')
+                .u(m.size as u64)
+                .c(b'\n');
+        }
+        let mut path = Buf::new();
+        path.s(b"/proc/").u(pid as u64).c(b'/').s(name);
+        rt::write_file(path.as_slice(), b.as_slice()).ctx(cat(&[b"writing ", name]))?;
+    }
+    Ok(())
+}
+
+/// Whether the child stops before pivot_root for hooks.
+fn has_early_hooks(o: &Opts) -> bool {
+    o.hooks
+        .is_some_and(|h| h[..4].iter().any(|l| !l.is_empty()))
 }
 
 enum Never {}
@@ -188,12 +244,17 @@ fn child(c: &Container, o: &Opts, sock: i32, handshake: bool, flags: u64) -> Res
     drop(fds);
     // Marks every inherited fd but 0-2 close-on-exec: nothing from the host
     // reaches the container. The sync socket is already close-on-exec.
-    let _ = sys::close_range(3, u32::MAX, sys::CLOSE_RANGE_CLOEXEC);
+    let _ = sys::close_range(3 + o.preserve_fds, u32::MAX, sys::CLOSE_RANGE_CLOEXEC);
     if o.joining {
         // `exec`: a process joining a running container must not expose
         // its (thinbox) image through /proc/PID/exe until it execs.
         let _ = sys::prctl(4, 0, 0, 0, 0); // PR_SET_DUMPABLE
-        return finish(c, o, sock);
+        return finish(c, o, sock, b"");
+    }
+    if c.namespaces & sys::CLONE_NEWUSER != 0 {
+        // Become the mapped root of the new user namespace.
+        sys::setresgid(0).ctx(b"setgid in the user namespace")?;
+        sys::setresuid(0).ctx(b"setuid in the user namespace")?;
     }
     if c.namespaces & sys::CLONE_NEWUTS != 0 {
         sys::sethostname(c.hostname.unwrap_or(c.id)).ctx(b"sethostname")?;
@@ -204,8 +265,31 @@ fn child(c: &Container, o: &Opts, sock: i32, handshake: bool, flags: u64) -> Res
     if c.namespaces & sys::CLONE_NEWNET != 0 {
         sys::if_up(b"lo").ctx(b"bringing up loopback")?;
     }
-    rootfs::setup(c)?;
-    for (key, val) in &c.sysctl {
+    let mut state_json: &[u8] = b"";
+    let mut before_pivot = || -> Res<()> {
+        if !has_early_hooks(o) {
+            return Ok(());
+        }
+        sys::send_with_fd(sock, &[MSG_HOOKS], None).ctx(b"hooks")?;
+        let mut buf = alloc::vec![0u8; 65536];
+        match sys::recv_with_fd(sock, &mut buf) {
+            Ok((n, _)) if n >= 1 && buf[0] == MSG_GO => state_json = cat(&[&buf[1..n]]),
+            _ => return Err(Error::new(b"waiting for hooks", b"the runtime went away")),
+        }
+        if let Some(h) = o.hooks {
+            crate::hooks::run(
+                &h[crate::oci::CREATE_CONTAINER],
+                state_json,
+                b"createContainer",
+            )?;
+        }
+        Ok(())
+    };
+    if !(rootfs::own_mounts(c) || c.mounts.is_empty() && c.sysctl.is_empty()) {
+        rt::err(b"thinbox: warning: no mount namespace: mounts, sysctls, masked and read-only paths are not applied; the root is a chroot\n");
+    }
+    rootfs::setup(c, &mut before_pivot)?;
+    for (key, val) in c.sysctl.iter().filter(|_| rootfs::own_mounts(c)) {
         let path: Vec<u8> = [&b"/proc/sys/"[..], key]
             .concat()
             .iter()
@@ -222,14 +306,18 @@ fn child(c: &Container, o: &Opts, sock: i32, handshake: bool, flags: u64) -> Res
     for l in &c.rlimits {
         sys::prlimit(l.resource, l.soft, l.hard).ctx(b"setrlimit")?;
     }
-    finish(c, o, sock)
+    finish(c, o, sock, state_json)
 }
 
 /// The part every process of a container goes through: terminal, user,
 /// capabilities, working directory, no_new_privs, seccomp, exec.
-fn finish(c: &Container, o: &Opts, sock: i32) -> Res<Never> {
+fn finish(c: &Container, o: &Opts, sock: i32, state_json: &[u8]) -> Res<Never> {
     if c.tty {
         open_pty(sock, o)?;
+    } else if !o.joining {
+        // A new session: no controlling terminal shared with the caller, so
+        // no TIOCSTI into it.
+        let _ = sys::setsid();
     }
     if let Some(m) = c.umask {
         sys::umask(m);
@@ -248,12 +336,24 @@ fn finish(c: &Container, o: &Opts, sock: i32) -> Res<Never> {
         return Err(Error::sys(cat(&[b"working directory ", c.cwd]), e)
             .hint(b"create it in the rootfs or pick another -w"));
     }
-    if o.wait_for_start {
+    if let Some(fd) = o.start_fd {
         let _ = sys::send_with_fd(sock, &[MSG_READY], None);
+        let _ = sys::close(sock);
         let mut b = [0u8; 1];
-        match sys::recv_with_fd(sock, &mut b) {
-            Ok((1, _)) => {}
-            _ => sys::exit(0),
+        loop {
+            match sys::read(fd, &mut b) {
+                Ok(1) => break,
+                Err(sys::EINTR) => continue,
+                _ => sys::exit(0),
+            }
+        }
+        let _ = sys::close(fd);
+        if let Some(h) = o.hooks {
+            crate::hooks::run(
+                &h[crate::oci::START_CONTAINER],
+                state_json,
+                b"startContainer",
+            )?;
         }
     }
     if c.no_new_privs {
@@ -266,7 +366,7 @@ fn finish(c: &Container, o: &Opts, sock: i32) -> Res<Never> {
 
 fn load_seccomp(c: &Container) -> Res<()> {
     match &c.seccomp {
-        Some(prog) => sys::seccomp_filter(prog, 0)
+        Some(f) => sys::seccomp_filter(&f.prog, f.flags)
             .map(|_| ())
             .ctx(b"loading the seccomp filter"),
         None => Ok(()),

@@ -76,6 +76,25 @@ pub struct Resources {
     pub io_weight: Option<u64>,
     /// Extra (file, value) pairs: io.max lines, hugetlb, unified.
     pub files: Vec<(S, S)>,
+    /// The same limits as cgroup v1 (file, value) writes, for OCI.
+    pub v1: Vec<(S, S)>,
+    /// Why the limits cannot be expressed in v1 or in v2, if they cannot.
+    pub v1_error: Option<S>,
+    pub v2_error: Option<S>,
+    /// Device rules in order; empty means no device policy.
+    pub devices: Vec<DevRule>,
+}
+
+/// A device cgroup rule; major/minor -1 is any, access bits are the
+/// kernel's BPF_DEVCG_ACC_* (mknod 1, read 2, write 4).
+#[derive(Clone, Copy)]
+pub struct DevRule {
+    pub allow: bool,
+    /// b'a', b'c' or b'b'.
+    pub kind: u8,
+    pub major: i64,
+    pub minor: i64,
+    pub access: u8,
 }
 
 impl Resources {
@@ -91,6 +110,7 @@ impl Resources {
             || self.pids.is_some()
             || self.io_weight.is_some()
             || !self.files.is_empty()
+            || !self.v1.is_empty()
     }
 }
 
@@ -131,8 +151,8 @@ pub struct Container {
     pub masked_paths: Vec<S>,
     pub readonly_paths: Vec<S>,
     pub caps: crate::caps::Caps,
-    /// The seccomp program to load last before execve; None is unconfined.
-    pub seccomp: Option<Vec<u64>>,
+    /// The seccomp filter to load last before execve; None is unconfined.
+    pub seccomp: Option<crate::seccomp::Filter>,
 }
 
 pub const DEFAULT_NAMESPACES: u64 = sys::CLONE_NEWPID

@@ -10,7 +10,8 @@ pub const DEFAULT_ROOT: &[u8] = b"/run/thinbox";
 
 /// The state root: --root, else $THINBOX_STATE, else /run/thinbox.
 pub fn root(flag: Option<S>) -> S {
-    flag.or_else(|| rt::getenv(b"THINBOX_STATE"))
+    flag.or(rt::globals().root)
+        .or_else(|| rt::getenv(b"THINBOX_STATE"))
         .unwrap_or(DEFAULT_ROOT)
 }
 

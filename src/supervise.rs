@@ -68,7 +68,7 @@ pub fn detach(args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
             let _ = sys::close_range(4, u32::MAX, 0);
             let argv = spawn::cvec(&[b"thinbox", b"__supervise", root, c.id]);
             let e = sys::execve(
-                c"/proc/self/exe".as_ptr() as *const u8,
+                c"/proc/self/exe".as_ptr().cast::<u8>(),
                 &argv,
                 &spawn::cvec(rt::env()),
             );
@@ -154,6 +154,9 @@ pub fn main(args: &[S]) -> i32 {
             if let Some(r) = &ready {
                 let _ = sys::write(r.raw(), e.msg);
             }
+            if let Ok(st) = state::load(root, id) {
+                crate::image::remove_layer(&st);
+            }
             state::remove_dir(root, id);
             e.code
         }
@@ -164,6 +167,24 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
     let mut st = state::load(root, id)?;
     let argv = st.all(b"argv");
     let (mut c, f) = run::parse(&argv)?;
+    // The image's layer lives as long as the container (restarts keep
+    // it); recorded for rm and for a failed start.
+    let img = match f.image {
+        Some(i) => Some(crate::image::prepare(
+            crate::image::data_root(f.data_root),
+            i,
+            id,
+            c.readonly_root,
+        )?),
+        None => None,
+    };
+    if let Some(p) = &img {
+        p.apply(&mut c);
+        if let Some(l) = p.layer {
+            st.set(b"layer", l);
+            state::save(root, id, &st)?;
+        }
+    }
     run::cgroup_for(&mut c, f.cgroup_root);
     let dir = state::dir(root, id);
     let mut log = Log::open(dir, f.log_size.unwrap_or(LOG_CAP))?;
@@ -190,7 +211,10 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
         };
         let opts = spawn::Opts {
             die_with_parent: true,
-            wait_for_start: false,
+            start_fd: None,
+            preserve_fds: 0,
+            hooks: None,
+            hook_sync: None,
             winsize: None,
             sigmask: old,
             init_fd: None,
@@ -244,6 +268,7 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
             };
         if !again {
             if f.remove {
+                crate::image::remove_layer(&st);
                 state::remove_dir(root, id);
             } else {
                 let _ = state::save(root, id, &st);

@@ -431,6 +431,10 @@ pub fn getppid() -> i32 {
     sc!(getppid).unwrap_or(0) as i32
 }
 
+pub fn getegid() -> u32 {
+    sc!(getegid).unwrap_or(0) as u32
+}
+
 pub fn geteuid() -> u32 {
     sc!(geteuid).unwrap_or(0) as u32
 }
@@ -674,7 +678,7 @@ pub fn execveat(fd: i32, argv: &[*const u8], envp: &[*const u8]) -> Errno {
     match sc!(
         execveat,
         fd,
-        c"".as_ptr() as *const u8,
+        c"".as_ptr().cast::<u8>(),
         argv.as_ptr(),
         envp.as_ptr(),
         g::AT_EMPTY_PATH
@@ -1367,4 +1371,30 @@ pub fn cpu_count() -> u32 {
         Ok(n) => mask[..n / 8].iter().map(|w| w.count_ones()).sum(),
         Err(_) => 1,
     }
+}
+
+/// flock(2); `op` is LOCK_SH 1, LOCK_EX 2, LOCK_UN 8, plus LOCK_NB 4.
+pub fn flock(fd: i32, op: u32) -> R<usize> {
+    sc!(flock, fd, op)
+}
+
+// ---- eBPF device programs (cgroup v2 device control) ----
+
+/// Loads a BPF_PROG_TYPE_CGROUP_DEVICE program of 8-byte instructions.
+pub fn bpf_load_device_prog(insns: &[u64]) -> R<Fd> {
+    // union bpf_attr, BPF_PROG_LOAD part: prog_type, insn_cnt, insns,
+    // license; the rest stays zero.
+    let mut attr = [0u64; 16];
+    attr[0] = 15 | ((insns.len() as u64) << 32); // BPF_PROG_TYPE_CGROUP_DEVICE
+    attr[1] = insns.as_ptr() as u64;
+    attr[2] = c"GPL".as_ptr() as u64;
+    sc!(bpf, 5, attr.as_ptr(), core::mem::size_of_val(&attr)).map(|fd| Fd(fd as i32))
+}
+
+/// Attaches a device program to the cgroup directory `cgroup`.
+pub fn bpf_attach_device(cgroup: i32, prog: i32) -> R<usize> {
+    // target_fd, attach_bpf_fd, attach_type BPF_CGROUP_DEVICE (6),
+    // attach_flags BPF_F_ALLOW_MULTI (2).
+    let attr: [u32; 8] = [cgroup as u32, prog as u32, 6, 2, 0, 0, 0, 0];
+    sc!(bpf, 8, attr.as_ptr(), core::mem::size_of_val(&attr))
 }

@@ -102,6 +102,7 @@ fn exec(args: &[S]) -> Res<i32> {
     let cg = st.get(b"cgroup").map(|p| Cgroup {
         path: p,
         fd: sys::open(p, sys::O_RDONLY | sys::O_DIRECTORY, 0).ok(),
+        v1: Vec::new(),
     });
     let status = run::foreground(&c, cg.as_ref(), false, true)?;
     Ok(sys::exit_code(status))

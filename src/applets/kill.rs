@@ -36,26 +36,46 @@ pub fn parse_signal(s: &[u8]) -> Res<i32> {
 }
 
 pub fn main(args: &[S]) -> i32 {
+    let all = matches!(args.first(), Some(&b"-a") | Some(&b"--all"));
+    let args = &args[all as usize..];
     let (id, sig) = match args {
-        [id] => (*id, sys::SIGKILL),
+        [id] => (*id, None),
         [id, s] => match parse_signal(s) {
-            Ok(n) => (*id, n),
+            Ok(n) => (*id, Some(n)),
             Err(e) => return fail(e),
         },
-        _ => return fail(Error::new(b"kill", b"usage: thinbox kill NAME [SIGNAL]")),
+        _ => {
+            return fail(Error::new(
+                b"kill",
+                b"usage: thinbox kill [--all] NAME [SIGNAL]",
+            ));
+        }
     };
-    match kill(state::root(None), id, sig) {
+    match kill(state::root(None), id, sig, all) {
         Ok(()) => 0,
         Err(e) => fail(e),
     }
 }
 
-/// Signals the container's init; a container that is not running is an
-/// error.
-pub fn kill(root: &[u8], id: &[u8], sig: i32) -> Res<()> {
+/// Signals the container's init (or, with `all`, every process in its
+/// cgroups); a container that is not running is an error. The default
+/// signal is TERM for OCI containers and KILL for detached ones.
+pub fn kill(root: &[u8], id: &[u8], sig: Option<i32>, all: bool) -> Res<()> {
     let st = state::load(root, id)?;
+    let oci = st.get(b"kind") == Some(b"oci");
+    let sig = sig.unwrap_or(if oci { sys::SIGTERM } else { sys::SIGKILL });
     if !state::alive(&st, b"pid", b"start") {
         return Err(Error::new(cat(&[b"container ", id]), b"is not running"));
+    }
+    if all && let Some(cg) = crate::container::cgroup_of(&st) {
+        for d in cg.dirs() {
+            let procs = rt::read_file(cat(&[d, b"/cgroup.procs"])).unwrap_or_default();
+            for p in procs.split(|&c| c == b'\n') {
+                if let Some(pid) = rt::parse_u64(p) {
+                    let _ = sys::kill(pid as i32, sig);
+                }
+            }
+        }
     }
     let pid = st.num(b"pid").unwrap_or(0) as i32;
     sys::kill(pid, sig)

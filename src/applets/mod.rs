@@ -3,14 +3,27 @@
 use crate::rt;
 use alloc::vec::Vec;
 
+pub mod check;
+pub mod create;
+pub mod delete;
 pub mod exec;
+pub mod features;
+pub mod images;
+pub mod import;
 pub mod init;
 pub mod kill;
+pub mod list;
 pub mod logs;
+pub mod pause;
 pub mod ps;
 pub mod rm;
+pub mod rmi;
 pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
 pub mod stop;
+pub mod update;
 
 pub type Applet = fn(&[rt::S]) -> i32;
 
@@ -27,10 +40,44 @@ const APPLETS: &[(&[u8], Applet, &[u8])] = &[
     (b"rm", rm::main, b"remove a container"),
     (b"logs", logs::main, b"show a detached container's output"),
     (
+        b"images",
+        images::main,
+        b"list images and whether they are unpacked",
+    ),
+    (b"import", import::main, b"add a rootfs tarball as an image"),
+    (b"rmi", rmi::main, b"remove an image"),
+    (
+        b"check",
+        check::main,
+        b"report what this kernel offers thinbox",
+    ),
+    (
         b"init",
         init::main,
         b"be PID 1: reap zombies, forward signals",
     ),
+    (
+        b"create",
+        create::main,
+        b"OCI: create a container from a bundle",
+    ),
+    (b"start", start::main, b"OCI: start a created container"),
+    (
+        b"state",
+        state::main,
+        b"OCI: print a container's state JSON",
+    ),
+    (b"delete", delete::main, b"OCI: delete a container"),
+    (b"list", list::main, b"OCI: list containers"),
+    (b"pause", pause::pause, b"OCI: freeze a container"),
+    (b"resume", pause::resume, b"OCI: thaw a container"),
+    (b"update", update::main, b"OCI: change a container's limits"),
+    (
+        b"features",
+        features::main,
+        b"OCI: supported features as JSON",
+    ),
+    (b"spec", spec::main, b"OCI: write a starting config.json"),
 ];
 
 pub fn dispatch(name: &[u8], args: &[rt::S]) -> Option<i32> {
@@ -174,8 +221,30 @@ fn short(c: u8) -> rt::S {
     }
 }
 
-/// Prints an error line and returns its exit code.
+/// Prints an error line (and logs it for --log) and returns its exit code.
 pub fn fail(e: rt::Error) -> i32 {
     rt::err(e.line());
+    let g = rt::globals();
+    if let Some(log) = g.log
+        && let Ok(fd) = crate::sys::open(
+            log,
+            crate::sys::O_WRONLY
+                | crate::sys::O_CREAT
+                | crate::sys::O_APPEND
+                | crate::sys::O_CLOEXEC,
+            0o644,
+        )
+    {
+        let line = if g.log_json {
+            let mut b = rt::Buf::new();
+            b.s(b"{\"level\":\"error\",\"msg\":");
+            crate::json::put_str(&mut b, e.msg);
+            b.s(b"}\n");
+            b.leak()
+        } else {
+            e.line()
+        };
+        let _ = crate::sys::write_all(fd.raw(), line);
+    }
     e.code
 }

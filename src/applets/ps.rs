@@ -52,6 +52,9 @@ pub fn main(args: &[S]) -> i32 {
         }
     }
     let root = state::root(None);
+    if let [id, ..] = o.rest() {
+        return processes(root, id, json);
+    }
     let now = crate::sys::wall_time().0;
     let mut b = Buf::new();
     if json {
@@ -140,6 +143,50 @@ pub fn main(args: &[S]) -> i32 {
     }
     if json {
         b.s(b"]\n");
+    }
+    rt::out(b.as_slice());
+    0
+}
+
+/// OCI `ps ID`: the processes in a container's cgroup.
+fn processes(root: &[u8], id: &[u8], json: bool) -> i32 {
+    let st = match state::load(root, id) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let mut pids: alloc::vec::Vec<u64> = alloc::vec::Vec::new();
+    match crate::container::cgroup_of(&st) {
+        Some(cg) => {
+            let procs = rt::read_file(cat(&[cg.path, b"/cgroup.procs"])).unwrap_or_default();
+            pids.extend(procs.split(|&c| c == b'\n').filter_map(rt::parse_u64));
+        }
+        None => pids.extend(st.num(b"pid")),
+    }
+    let mut b = Buf::new();
+    if json {
+        b.c(b'[');
+        for (i, p) in pids.iter().enumerate() {
+            if i > 0 {
+                b.c(b',');
+            }
+            b.u(*p);
+        }
+        b.s(b"]\n");
+    } else {
+        b.s(b"PID      CMD\n");
+        for p in pids {
+            let mut path = Buf::new();
+            path.s(b"/proc/").u(p).s(b"/cmdline");
+            let mut cmd = rt::read_file(path.as_slice()).unwrap_or_default();
+            for ch in cmd.iter_mut() {
+                if *ch == 0 {
+                    *ch = b' ';
+                }
+            }
+            let mut n = Buf::new();
+            n.u(p);
+            b.pad(n.as_slice(), 9).s(rt::trim(&cmd)).c(b'\n');
+        }
     }
     rt::out(b.as_slice());
     0

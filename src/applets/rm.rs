@@ -35,8 +35,14 @@ pub fn main(args: &[S]) -> i32 {
             super::stop::stop(root, id, &st, 0);
         }
         if let Some(cg) = st.get(b"cgroup") {
-            crate::cgroup::Cgroup { path: cg, fd: None }.remove();
+            crate::cgroup::Cgroup {
+                path: cg,
+                fd: None,
+                v1: alloc::vec::Vec::new(),
+            }
+            .remove();
         }
+        crate::image::remove_layer(&st);
         state::remove_dir(root, id);
     }
     code

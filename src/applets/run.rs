@@ -13,6 +13,9 @@ use crate::sys;
 const MIN_MEMORY: u64 = 6 << 20;
 
 pub fn main(args: &[S]) -> i32 {
+    if super::create::is_oci_run(args) {
+        return super::create::run_oci(args);
+    }
     match run(args) {
         Ok(code) => code,
         Err(e) => fail(e),
@@ -32,6 +35,10 @@ pub struct RunFlags {
     pub state_root: Option<S>,
     /// The image name the rootfs came from, for `ps`.
     pub image: Option<S>,
+    /// --data-root: where images live (crate::image::data_root).
+    pub data_root: Option<S>,
+    /// `--seccomp`: unconfined or a JSON profile; None is the default.
+    pub seccomp: Option<S>,
 }
 
 fn bad(flag: &[u8], val: &[u8], why: &[u8]) -> Error {
@@ -50,6 +57,8 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
         log_size: None,
         state_root: None,
         image: None,
+        data_root: None,
+        seccomp: None,
     };
     let mut rootfs: Option<S> = None;
     let mut name: Option<S> = None;
@@ -61,6 +70,7 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
     while let Some(flag) = o.next_flag() {
         match flag {
             b"--rootfs" => rootfs = Some(o.value(flag)?),
+            b"--data-root" => f.data_root = Some(o.value(flag)?),
             b"--name" => name = Some(o.value(flag)?),
             b"--hostname" | b"-h" => c.hostname = Some(o.value(flag)?),
             b"-e" | b"--env" => extra_env.push(o.value(flag)?),
@@ -78,6 +88,7 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
             b"--cap-add" => cap_add |= caps::mask(o.value(flag)?, flag)?,
             b"--cap-drop" => cap_drop |= caps::mask(o.value(flag)?, flag)?,
             b"--privileged" => privileged = true,
+            b"--seccomp" => f.seccomp = Some(o.value(flag)?),
             b"--init" => f.init = true,
             b"-d" | b"--detach" => f.detach = true,
             b"--rm" => f.remove = true,
@@ -162,12 +173,18 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
             b"needs -d (a detached container has a supervisor to restart it)",
         ));
     }
-    let rootfs = rootfs.ok_or_else(|| {
-        Error::new(
-            b"run: no rootfs",
-            b"pass --rootfs DIR pointing at an unpacked root filesystem",
-        )
-    })?;
+    // Without --rootfs the first operand names an image.
+    let mut cmd = cmd;
+    if rootfs.is_none() {
+        let Some((img, rest)) = cmd.split_first() else {
+            return Err(Error::new(
+                b"run: no image",
+                b"name one (see 'thinbox images') or pass --rootfs DIR",
+            ));
+        };
+        f.image = Some(img);
+        cmd = rest;
+    }
     if cmd.is_empty() {
         return Err(Error::new(
             b"run: no command",
@@ -213,8 +230,15 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
         }
         None => spawn::new_id(),
     };
-    c.rootfs = absolute(rootfs);
-    if let Some(u) = user {
+    c.rootfs = match rootfs {
+        Some(r) => absolute(r),
+        // Empty until run unpacks the image and parses again.
+        None => f
+            .image
+            .and_then(|i| crate::image::cached(crate::image::data_root(f.data_root), i))
+            .unwrap_or(b""),
+    };
+    if let Some(u) = user.filter(|_| !c.rootfs.is_empty()) {
         set_user(&mut c, u)?;
     }
     c.env.push(crate::spec::DEFAULT_PATH);
@@ -246,6 +270,8 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
         )?;
         c.caps = caps::Caps::docker(want & held);
         c.add_default_protection();
+        c.seccomp = crate::seccomp::for_run(f.seccomp, c.caps.bounding)?;
+        crate::oci::docker_devices(&mut c);
     }
     Ok((c, f))
 }
@@ -336,6 +362,13 @@ pub fn cgroup_for(c: &mut Container, root: Option<S>) {
     if explicit || c.resources.any() || cgroup::is_cgroup2(cgroup::parent(root)) {
         c.cgroup_path = Some(spawn::cgroup_path(root, c.id));
         c.cgroup_explicit = true;
+    } else if !c.resources.devices.is_empty() {
+        // No cgroup, so no device policy: without CAP_MKNOD the container
+        // cannot make a node for a host disk.
+        let no_mknod = !(1u64 << 27);
+        c.caps.bounding &= no_mknod;
+        c.caps.effective &= no_mknod;
+        c.caps.permitted &= no_mknod;
     }
 }
 
@@ -349,11 +382,38 @@ fn mib(b: &mut Buf, n: u64) {
 
 fn run(args: &[S]) -> Res<i32> {
     spawn::is_root()?;
-    let (mut c, flags) = parse(args)?;
+    let (mut c, mut flags) = parse(args)?;
+    if let Some(img) = flags.image
+        && c.rootfs.is_empty()
+    {
+        // First use: unpack, then parse again for -u names.
+        crate::image::resolve(crate::image::data_root(flags.data_root), img)?;
+        (c, flags) = parse(args)?;
+    }
     check_rootfs(c.rootfs)?;
     if flags.detach {
         return supervise::detach(args, &c, &flags);
     }
+    let img = match flags.image {
+        Some(i) => Some(crate::image::prepare(
+            crate::image::data_root(flags.data_root),
+            i,
+            c.id,
+            c.readonly_root,
+        )?),
+        None => None,
+    };
+    if let Some(p) = &img {
+        p.apply(&mut c);
+    }
+    let r = run_foreground(c, &flags);
+    if let Some(p) = &img {
+        crate::image::release(p)?;
+    }
+    r
+}
+
+fn run_foreground(mut c: Container, flags: &RunFlags) -> Res<i32> {
     cgroup_for(&mut c, flags.cgroup_root);
     let cg = match c.cgroup_path {
         Some(p) => Some(cgroup::create(p, &c.resources)?),
@@ -399,7 +459,10 @@ pub fn foreground(c: &Container, cg: Option<&Cgroup>, init: bool, joining: bool)
     let sigfd = sys::signalfd(set).map_err(|e| Error::sys(b"signalfd", e))?;
     let opts = spawn::Opts {
         die_with_parent: true,
-        wait_for_start: false,
+        start_fd: None,
+        preserve_fds: 0,
+        hooks: None,
+        hook_sync: None,
         winsize: if c.tty {
             crate::tty::host_winsize()
         } else {

@@ -1,0 +1,299 @@
+//! Compiles Docker's default seccomp profile (src/seccomp/default.profile)
+//! for both arch groups, with syscall numbers from the `syscalls` crate, and
+//! writes the tables the runtime needs to recompile it for other capability
+//! sets or to compile JSON profiles.
+
+extern crate alloc;
+
+#[path = "src/seccomp/bpf.rs"]
+#[allow(dead_code)]
+mod bpf;
+#[path = "src/seccomp/profile.rs"]
+#[allow(dead_code)]
+mod profile;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::{env, fs, path::Path};
+
+/// (name, number) of every syscall of one arch.
+macro_rules! table {
+    ($arch:ident) => {{
+        use syscalls::$arch::Sysno;
+        (Sysno::first().id()..=Sysno::last().id())
+            .filter_map(|i| Sysno::new(i as usize))
+            // "r#break": the crate's raw identifier for i386 break.
+            .map(|s| (s.name().trim_start_matches("r#").to_string(), s.id() as u32))
+            .collect::<Vec<_>>()
+    }};
+}
+
+/// i386 socketcall(2) and ipc(2) call numbers (linux/net.h SYS_*, and
+/// linux/ipc.h), the pseudo-syscalls libseccomp multiplexes.
+const SOCKETCALLS: &[&str] = &[
+    "socket",
+    "bind",
+    "connect",
+    "listen",
+    "accept",
+    "getsockname",
+    "getpeername",
+    "socketpair",
+    "send",
+    "recv",
+    "sendto",
+    "recvfrom",
+    "shutdown",
+    "setsockopt",
+    "getsockopt",
+    "sendmsg",
+    "recvmsg",
+    "accept4",
+    "recvmmsg",
+    "sendmmsg",
+];
+const IPCS: &[(&str, u8)] = &[
+    ("semop", 1),
+    ("semget", 2),
+    ("semctl", 3),
+    ("semtimedop", 4),
+    ("msgsnd", 11),
+    ("msgrcv", 12),
+    ("msgget", 13),
+    ("msgctl", 14),
+    ("shmat", 21),
+    ("shmdt", 22),
+    ("shmget", 23),
+    ("shmctl", 24),
+];
+
+/// ARM private syscalls (arch/arm/include/uapi/asm/unistd.h, __ARM_NR_BASE
+/// + n), which the syscalls crate lacks but libseccomp knows.
+const ARM_PRIVATE: &[(&str, u32)] = &[
+    ("breakpoint", 1),
+    ("cacheflush", 2),
+    ("usr26", 3),
+    ("usr32", 4),
+    ("set_tls", 5),
+    ("get_tls", 6),
+];
+const ARM_NR_BASE: u32 = 0x0f_0000;
+
+struct Group {
+    name: &'static str,
+    /// Docker's name for the host arch, for includes/excludes.arches.
+    host: &'static str,
+    native: Vec<(String, u32)>,
+    compat: Vec<(String, u32)>,
+    arches: bpf::Arches,
+    mux: bool,
+}
+
+fn main() {
+    for f in [
+        "build.rs",
+        "src/seccomp/bpf.rs",
+        "src/seccomp/profile.rs",
+        "src/seccomp/default.profile",
+    ] {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    let out = env::var("OUT_DIR").unwrap();
+    let text = fs::read_to_string("src/seccomp/default.profile").unwrap();
+    let prof = match profile::parse(&text) {
+        Ok(p) => p,
+        Err(e) => panic!("src/seccomp/default.profile: {e}"),
+    };
+    let x86 = table!(x86);
+    let nr = |t: &[(String, u32)], n: &str| t.iter().find(|e| e.0 == n).map_or(bpf::NONE, |e| e.1);
+    let mut arm = table!(arm);
+    arm.extend(
+        ARM_PRIVATE
+            .iter()
+            .map(|&(n, i)| (n.to_string(), ARM_NR_BASE + i)),
+    );
+    // The crate's aarch64 table names 79 fstatat where the kernel and
+    // libseccomp say newfstatat, and lists the *_time64 calls (403-423),
+    // which asm-generic only defines for 32-bit ABIs.
+    let mut a64 = table!(aarch64);
+    a64.retain(|e| !(403..=423).contains(&e.1));
+    for e in &mut a64 {
+        if e.0 == "fstatat" {
+            e.0 = "newfstatat".to_string();
+        }
+    }
+    let groups = [
+        Group {
+            name: "x86_64",
+            host: "amd64",
+            native: table!(x86_64),
+            arches: bpf::Arches {
+                native: bpf::AUDIT_ARCH_X86_64,
+                compat: bpf::AUDIT_ARCH_I386,
+                x32: true,
+                mux: [nr(&x86, "socketcall"), nr(&x86, "ipc")],
+            },
+            compat: x86,
+            mux: true,
+        },
+        Group {
+            name: "aarch64",
+            host: "arm64",
+            native: a64,
+            compat: arm,
+            arches: bpf::Arches {
+                native: bpf::AUDIT_ARCH_AARCH64,
+                compat: bpf::AUDIT_ARCH_ARM,
+                x32: false,
+                mux: [bpf::NONE; 2],
+            },
+            mux: false,
+        },
+    ];
+    for g in &groups {
+        generate(g, &prof, Path::new(&out));
+    }
+}
+
+fn leb(v: &mut Vec<u8>, mut n: u64) {
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            v.push(b);
+            return;
+        }
+        v.push(b | 0x80);
+    }
+}
+
+fn generate(g: &Group, prof: &profile::Profile, out: &Path) {
+    // Name table: every name of either arch, sorted, front-coded.
+    let mut all: BTreeMap<&str, ([u32; 2], u8)> = BTreeMap::new();
+    for (i, t) in [&g.native, &g.compat].into_iter().enumerate() {
+        for (n, nr) in t {
+            all.entry(n).or_insert(([bpf::NONE; 2], 0)).0[i] = *nr;
+        }
+    }
+    if g.mux {
+        let codes = SOCKETCALLS
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (n, i as u8 + 1));
+        for (n, code) in codes.chain(IPCS.iter().map(|&(n, c)| (n, 0x80 | c))) {
+            all.entry(n).or_insert(([bpf::NONE; 2], 0)).1 = code;
+        }
+    }
+    let mut names = Vec::new();
+    let mut prev: &str = "";
+    for (n, (nr, mux)) in &all {
+        let shared = prev
+            .bytes()
+            .zip(n.bytes())
+            .take_while(|(a, b)| a == b)
+            .count()
+            .min(31);
+        let mut h = shared as u8;
+        for (i, bit) in [0x20u8, 0x40].iter().enumerate() {
+            if nr[i] != bpf::NONE {
+                h |= bit;
+            }
+        }
+        if *mux != 0 {
+            h |= 0x80;
+        }
+        names.push(h);
+        // The suffix, never empty; its last byte has the top bit set.
+        let suffix = &n.as_bytes()[shared..];
+        names.extend_from_slice(suffix);
+        *names.last_mut().unwrap() |= 0x80;
+        for &x in nr.iter().filter(|&&x| x != bpf::NONE) {
+            leb(&mut names, x as u64);
+        }
+        if *mux != 0 {
+            names.push(*mux);
+        }
+        prev = n;
+    }
+    let index: BTreeMap<&str, usize> = all.keys().enumerate().map(|(i, n)| (*n, i)).collect();
+
+    // Rule table: the rules for this host arch, names as table indexes.
+    let mut rules = Vec::new();
+    leb(&mut rules, prof.default as u64);
+    let mut unknown = Vec::new();
+    for r in &prof.rules {
+        let on = r.on_arches.is_empty() || r.on_arches.iter().any(|a| a == g.host);
+        if !on || r.not_arches.iter().any(|a| a == g.host) {
+            continue;
+        }
+        let mut idx: Vec<usize> = Vec::new();
+        for n in &r.names {
+            match index.get(n.as_str()) {
+                Some(&i) => idx.push(i),
+                None => unknown.push(n.clone()),
+            }
+        }
+        idx.sort();
+        idx.dedup();
+        if idx.is_empty() {
+            continue;
+        }
+        leb(&mut rules, r.act as u64);
+        assert!(r.with_caps.len() < 16 && r.without_caps.len() < 16);
+        rules.push((r.with_caps.len() << 4 | r.without_caps.len()) as u8);
+        rules.extend(r.with_caps.iter().chain(&r.without_caps).map(|&c| c as u8));
+        leb(&mut rules, r.conds.len() as u64);
+        for c in &r.conds {
+            rules.extend_from_slice(&[c.arg, c.op]);
+            leb(&mut rules, c.a);
+            leb(&mut rules, c.b);
+        }
+        leb(&mut rules, idx.len() as u64);
+        for (k, &i) in idx.iter().enumerate() {
+            leb(
+                &mut rules,
+                if k == 0 { i } else { i - idx[k - 1] - 1 } as u64,
+            );
+        }
+    }
+
+    // The default program, compiled by the same code as at run time.
+    let (_, decoded) = bpf::names(&names);
+    let mut r = bpf::Rules::new(&g.arches, bpf::table_default(&rules), true);
+    bpf::load(&mut r, &rules, &decoded, bpf::DEFAULT_CAPS);
+    let prog = r.compile(bpf::RET_KILL_PROCESS);
+    assert!(prog.len() <= 4096, "seccomp: default program too long");
+
+    let base = format!("seccomp_{}", g.name);
+    fs::write(out.join(format!("{base}.names")), &names).unwrap();
+    fs::write(out.join(format!("{base}.rules")), &rules).unwrap();
+    let a = &g.arches;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "// Generated by build.rs from src/seccomp/default.profile.\n\
+         pub static GROUP: Group = Group {{\n    \
+         arches: Arches {{ native: {:#x}, compat: {:#x}, x32: {}, mux: [{:#x}, {:#x}] }},\n    \
+         names: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{base}.names\")),\n    \
+         rules: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{base}.rules\")),\n    \
+         default: &[",
+        a.native, a.compat, a.x32, a.mux[0], a.mux[1]
+    );
+    for (i, x) in prog.iter().enumerate() {
+        let _ = write!(s, "{}{x:#x},", if i % 4 == 0 { "\n        " } else { " " });
+    }
+    s.push_str("\n    ],\n};\n");
+    fs::write(out.join(format!("{base}.rs")), s).unwrap();
+    unknown.sort();
+    unknown.dedup();
+    let stats = format!(
+        "{}: {} instructions, names table {} bytes ({} names), rules table {} bytes\nskipped names: {}\n",
+        g.name,
+        prog.len(),
+        names.len(),
+        all.len(),
+        rules.len(),
+        unknown.join(" ")
+    );
+    fs::write(out.join(format!("{base}.stats")), stats).unwrap();
+}

@@ -1,0 +1,173 @@
+//! `thinbox check [--cgroup-root DIR]`: what this kernel offers thinbox,
+//! one line each, "ok" or "missing" with a hint; exits 1 when something
+//! thinbox needs is missing (optional features only warn).
+
+use super::{Opts, fail};
+use crate::cgroup;
+use crate::rt::{self, Buf, Error, S, cat};
+use crate::sys;
+
+const NS: [&[u8]; 8] = [
+    b"mnt", b"uts", b"ipc", b"pid", b"net", b"cgroup", b"user", b"time",
+];
+const NS_CFG: [&[u8]; 8] = [
+    b"NAMESPACES",
+    b"UTS_NS",
+    b"IPC_NS",
+    b"PID_NS",
+    b"NET_NS",
+    b"CGROUPS",
+    b"USER_NS",
+    b"TIME_NS",
+];
+/// Controllers, with their names in /proc/cgroups (cgroup v1).
+const CTRL: [(&[u8], &[u8]); 5] = [
+    (b"memory", b"memory"),
+    (b"cpu", b"cpu"),
+    (b"pids", b"pids"),
+    (b"io", b"blkio"),
+    (b"cpuset", b"cpuset"),
+];
+const PI: &[u8] = b" (Raspberry Pi: add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt, then reboot)";
+
+/// One line: "ok       WHAT" or "missing  WHAT[ (optional)]; HINT".
+fn item(b: &mut Buf, bad: &mut bool, ok: bool, needed: bool, what: &[&[u8]], hint: &[&[u8]]) {
+    b.pad(if ok { b"ok" } else { b"missing" }, 9);
+    what.iter().for_each(|w| {
+        b.s(w);
+    });
+    if !ok {
+        *bad |= needed;
+        b.s(if needed { b"; " } else { b" (optional); " });
+        hint.iter().for_each(|h| {
+            b.s(h);
+        });
+    }
+    b.c(b'\n');
+}
+
+/// Runs `f` in a forked child (cloned with `flags`): whether it could
+/// fork and `f` said yes.
+fn probe(flags: u64, f: fn() -> bool) -> bool {
+    match sys::clone_fork(flags) {
+        Ok(0) => sys::exit(!f() as i32),
+        Ok(pid) => matches!(sys::wait4(pid, 0), Ok((_, 0))),
+        Err(_) => false,
+    }
+}
+
+pub fn main(args: &[S]) -> i32 {
+    let mut root = cgroup::DEFAULT_ROOT;
+    let mut o = Opts::new(args);
+    while let Some(flag) = o.next_flag() {
+        match (flag, o.value(flag)) {
+            (b"--cgroup-root", Ok(v)) => root = v,
+            _ => return fail(Error::new(b"usage: thinbox check [--cgroup-root DIR]", b"")),
+        }
+    }
+    let base = cgroup::parent(root);
+    let (mut b, mut bad) = (Buf::new(), false);
+    let v2 = cgroup::is_cgroup2(base);
+    item(
+        &mut b,
+        &mut bad,
+        v2,
+        true,
+        &[b"cgroup v2 at ", base],
+        &[b"mount -t cgroup2 none /sys/fs/cgroup, or pass --cgroup-root DIR on a cgroup2 mount"],
+    );
+    let w = |f: &[u8]| sys::faccessat(sys::AT_FDCWD, cat(&[base, f]), 2).is_ok();
+    item(
+        &mut b,
+        &mut bad,
+        v2 && w(b"/cgroup.subtree_control") && w(b"/cgroup.procs"),
+        true,
+        &[b"cgroup v2 delegated"],
+        &[b"run as root, or delegate the cgroup and pass --cgroup-root"],
+    );
+    let ctrls = rt::read_file(cat(&[base, b"/cgroup.controllers"])).unwrap_or_default();
+    // "name hierarchy count enabled" lines tell why one is missing.
+    let v1 = rt::read_file(b"/proc/cgroups").unwrap_or_default();
+    for (i, (c, n)) in CTRL.iter().enumerate() {
+        let line = v1
+            .split(|&ch| ch == b'\n')
+            .find(|l| l.starts_with(n) && l.get(n.len()) == Some(&b'\t'))
+            .unwrap_or(b"");
+        let held = line.len() > n.len() + 2 && line[n.len() + 1] != b'0' && !line.ends_with(b"\t0");
+        let hint: &[&[u8]] = if held {
+            &[b"a cgroup v1 hierarchy holds it; boot with systemd.unified_cgroup_hierarchy=1"]
+        } else {
+            &[
+                b"boot with cgroup_enable=",
+                c,
+                if i == 0 { PI } else { b"" },
+            ]
+        };
+        let ok = rt::trim(&ctrls).split(|&ch| ch == b' ').any(|w| w == *c);
+        item(&mut b, &mut bad, ok, i < 3, &[c, b" controller"], hint);
+    }
+    for (i, ns) in NS.iter().enumerate() {
+        let ok = sys::lstat(cat(&[b"/proc/self/ns/", ns])).is_ok();
+        item(
+            &mut b,
+            &mut bad,
+            ok,
+            i < 6,
+            &[ns, b" namespace"],
+            &[b"a kernel with CONFIG_", NS_CFG[i]],
+        );
+    }
+    // An allow-all seccomp filter: BPF_RET|BPF_K with SECCOMP_RET_ALLOW.
+    let seccomp = probe(0, || {
+        sys::seccomp_filter(&[0x7fff_0000_0000_0006], 0).is_ok()
+    });
+    // A bad cgroup fd: EBADF means the kernel read it (5.7+), E2BIG means
+    // clone3 without cgroups (5.3+); nothing is created either way.
+    let c3 = sys::clone3(0, i32::MAX);
+    if c3 == Ok(0) {
+        sys::exit(0);
+    }
+    let rows: [(bool, bool, &[u8], &[u8]); 6] = [
+        (
+            probe(sys::CLONE_NEWUSER, || true),
+            false,
+            b"user namespaces allowed",
+            b"sysctl user.max_user_namespaces=10000",
+        ),
+        (
+            seccomp,
+            true,
+            b"seccomp filters",
+            b"a kernel with CONFIG_SECCOMP_FILTER",
+        ),
+        (
+            crate::image::has_overlay(),
+            true,
+            b"overlayfs",
+            b"modprobe overlay, or a kernel with CONFIG_OVERLAY_FS",
+        ),
+        (
+            c3 != Err(sys::ENOSYS),
+            false,
+            b"clone3",
+            b"Linux 5.3; thinbox falls back to clone",
+        ),
+        (
+            c3 == Err(sys::Errno(9)),
+            false,
+            b"CLONE_INTO_CGROUP",
+            b"Linux 5.7; thinbox falls back to moving the process",
+        ),
+        (
+            sys::pidfd_open(sys::getpid()).is_ok(),
+            false,
+            b"pidfd",
+            b"Linux 5.3",
+        ),
+    ];
+    for (ok, needed, what, hint) in rows {
+        item(&mut b, &mut bad, ok, needed, &[what], &[hint]);
+    }
+    rt::out(b.as_slice());
+    bad as i32
+}

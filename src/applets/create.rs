@@ -1,0 +1,306 @@
+//! `thinbox create [--bundle B] [--pid-file F] [--console-socket S]
+//! [--preserve-fds N] ID`: sets a container up from config.json and leaves
+//! its init waiting on the exec fifo for `start`. Also the first half of
+//! the OCI `run`.
+
+use super::{Opts, fail};
+use crate::cgroup;
+use crate::container::{self, FIFO};
+use crate::hooks;
+use crate::oci::{self, Bundle};
+use crate::rt::{self, Buf, Error, Res, S, cat};
+use crate::spawn;
+use crate::state::{self, State};
+use crate::sys;
+
+pub fn main(args: &[S]) -> i32 {
+    match parse(args, false).and_then(|f| create(&f).map(|_| 0)) {
+        Ok(code) => code,
+        Err(e) => fail(e),
+    }
+}
+
+#[derive(Default)]
+pub struct Flags {
+    pub bundle: Option<S>,
+    pub pid_file: Option<S>,
+    pub console_socket: Option<S>,
+    pub preserve_fds: u32,
+    pub detach: bool,
+    pub id: S,
+}
+
+/// Flags of create, and of run when `run` is set.
+pub fn parse(args: &[S], run: bool) -> Res<Flags> {
+    let mut f = Flags::default();
+    let mut o = Opts::new(args);
+    while let Some(flag) = o.next_flag() {
+        match flag {
+            b"-b" | b"--bundle" => f.bundle = Some(o.value(flag)?),
+            b"--pid-file" => f.pid_file = Some(o.value(flag)?),
+            b"--console-socket" => f.console_socket = Some(o.value(flag)?),
+            b"--preserve-fds" => {
+                let v = o.value(flag)?;
+                f.preserve_fds = rt::parse_u64(v)
+                    .filter(|&n| n < 1 << 16)
+                    .ok_or_else(|| Error::new(cat(&[b"--preserve-fds ", v]), b"not a number"))?
+                    as u32;
+            }
+            b"-d" | b"--detach" if run => f.detach = true,
+            b"--no-pivot" | b"--no-new-keyring" | b"--keep" | b"--no-subreaper" => {}
+            _ => {
+                return Err(Error::new(
+                    cat(&[b"unknown flag ", flag]),
+                    b"see 'thinbox --help'",
+                ));
+            }
+        }
+    }
+    f.id = match o.rest() {
+        [id] => id,
+        _ => {
+            return Err(Error::new(
+                b"container id",
+                b"give exactly one: thinbox create --bundle DIR ID",
+            ));
+        }
+    };
+    if f.id.is_empty()
+        || f.id.len() > 1024
+        || f.id == b"."
+        || f.id == b".."
+        || !f
+            .id
+            .iter()
+            .all(|&ch| ch.is_ascii_alphanumeric() || b"_.-+".contains(&ch))
+    {
+        return Err(Error::new(
+            cat(&[b"container id ", f.id]),
+            b"use letters, digits, '_', '.', '+' or '-'",
+        ));
+    }
+    Ok(f)
+}
+
+fn absolute(p: S) -> S {
+    if p.first() == Some(&b'/') {
+        return p;
+    }
+    let mut buf = [0u8; 4096];
+    match sys::getcwd(&mut buf) {
+        Ok(cwd) if p == b"." => cat(&[cwd]),
+        Ok(cwd) => cat(&[cwd, b"/", p]),
+        Err(_) => p,
+    }
+}
+
+pub struct Created {
+    pub pid: i32,
+    pub root: S,
+    pub bundle: Bundle,
+    pub pty: Option<sys::Fd>,
+}
+
+/// Creates the container; on any failure nothing is left behind.
+pub fn create(f: &Flags) -> Res<Created> {
+    spawn::is_root()?;
+    let root = state::root(None);
+    let id = f.id;
+    let bundle_dir = absolute(f.bundle.unwrap_or(b"."));
+    let config = cat(&[bundle_dir, b"/config.json"]);
+    let text = rt::read_file(config).map_err(|e| {
+        Error::sys(config, e)
+            .hint(b"pass --bundle DIR holding config.json (thinbox spec writes one)")
+    })?;
+    let j = crate::json::parse(&text).map_err(|e| Error::new(config, e.msg))?;
+    let b = oci::parse(&j, bundle_dir, id)?;
+    if b.c.args.is_empty() {
+        return Err(Error::new(
+            b"process.args",
+            b"missing; name the program to run",
+        ));
+    }
+    match sys::stat(b.c.rootfs) {
+        Ok(st) if sys::is_dir(&st) => {}
+        _ => {
+            return Err(Error::new(
+                cat(&[b"root.path ", b.c.rootfs]),
+                b"is not a directory; unpack a root filesystem there",
+            ));
+        }
+    }
+    if b.c.tty && f.console_socket.is_none() {
+        return Err(Error::new(
+            b"process.terminal",
+            b"needs --console-socket to pass the terminal on",
+        ));
+    }
+    let dir = state::create_dir(root, id).map_err(|e| {
+        if sys::lstat(state::dir(root, id)).is_ok() {
+            Error::new(cat(&[b"container ", id]), b"already exists")
+        } else {
+            e
+        }
+    })?;
+    let mut st = State::default();
+    st.set(b"kind", b"oci");
+    st.set(b"phase", b"creating");
+    st.set(b"bundle", bundle_dir);
+    let (secs, nanos) = sys::wall_time();
+    st.set(b"created", state::rfc3339(secs, nanos));
+    let r = (|| {
+        let cfg = cat(&[dir, b"/config.json"]);
+        let fd = sys::open(cfg, sys::O_WRONLY | sys::O_CREAT | sys::O_CLOEXEC, 0o600)
+            .map_err(|e| Error::sys(cfg, e))?;
+        sys::write_all(fd.raw(), &text).map_err(|e| Error::sys(cfg, e))?;
+        let cg = cgroup::create_oci(b.c.cgroup_path, id, &b.c.resources)?;
+        if let Some(cg) = &cg {
+            container::cgroups_into(&mut st, cg);
+        }
+        state::save(root, id, &st)?;
+        spawn_init(f, root, &b, cg.as_ref(), &mut st)
+    })();
+    match r {
+        Ok((pid, pty)) => Ok(Created {
+            pid,
+            root,
+            bundle: b,
+            pty,
+        }),
+        Err(e) => {
+            let st = state::load(root, id).unwrap_or(st);
+            container::destroy(root, id, &st);
+            Err(e)
+        }
+    }
+}
+
+fn spawn_init(
+    f: &Flags,
+    root: S,
+    b: &Bundle,
+    cg: Option<&cgroup::Cgroup>,
+    st: &mut State,
+) -> Res<(i32, Option<sys::Fd>)> {
+    let id = f.id;
+    let fifo = cat(&[root, b"/", id, FIFO]);
+    sys::mknodat(sys::AT_FDCWD, fifo, sys::S_IFIFO | 0o600, 0).map_err(|e| Error::sys(fifo, e))?;
+    let start =
+        sys::open(fifo, sys::O_RDWR | sys::O_CLOEXEC, 0).map_err(|e| Error::sys(fifo, e))?;
+    let hook_state = |pid: i32| -> Res<alloc::vec::Vec<u8>> {
+        let mut s = st.clone();
+        s.set_num(b"pid", pid as u64);
+        let js = container::state_json(id, &s, b"creating", Some(b));
+        hooks::run(&b.hooks[oci::PRESTART], &js, b"prestart")?;
+        hooks::run(&b.hooks[oci::CREATE_RUNTIME], &js, b"createRuntime")?;
+        Ok(js)
+    };
+    let opts = spawn::Opts {
+        die_with_parent: false,
+        start_fd: Some(start.raw()),
+        preserve_fds: f.preserve_fds,
+        hooks: Some(&b.hooks),
+        hook_sync: Some(&hook_state),
+        winsize: b.console,
+        sigmask: 0,
+        init_fd: None,
+        joining: false,
+    };
+    let child = spawn::spawn(&b.c, cg, &opts)?;
+    st.set_num(b"pid", child.pid as u64);
+    st.set_num(b"start", state::start_time(child.pid as u64).unwrap_or(0));
+    st.set(b"phase", b"created");
+    state::save(root, id, st)?;
+    if let Some(p) = f.pid_file {
+        write_pid_file(p, child.pid)?;
+    }
+    if let (Some(sock), Some(pty)) = (f.console_socket, &child.pty) {
+        send_console(sock, pty.raw())?;
+    }
+    Ok((child.pid, child.pty))
+}
+
+/// Written atomically, as runc does: callers poll for it.
+pub fn write_pid_file(path: S, pid: i32) -> Res<()> {
+    let path = absolute(path);
+    let tmp = cat(&[path, b".tmp"]);
+    let mut b = Buf::new();
+    b.u(pid as u64);
+    let fd = sys::open(
+        tmp,
+        sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC | sys::O_CLOEXEC,
+        0o644,
+    )
+    .map_err(|e| Error::sys(cat(&[b"--pid-file ", path]), e))?;
+    sys::write_all(fd.raw(), b.as_slice())
+        .map_err(|e| Error::sys(cat(&[b"--pid-file ", path]), e))?;
+    drop(fd);
+    sys::rename(tmp, path).map_err(|e| Error::sys(cat(&[b"--pid-file ", path]), e))?;
+    Ok(())
+}
+
+/// Sends the pty master over the unix socket, with SCM_RIGHTS.
+pub fn send_console(path: &[u8], master: i32) -> Res<()> {
+    let what = cat(&[b"--console-socket ", path]);
+    let s = sys::socket(sys::AF_UNIX, sys::SOCK_STREAM | sys::SOCK_CLOEXEC)
+        .map_err(|e| Error::sys(what, e))?;
+    sys::connect_unix(s.raw(), path).map_err(|e| Error::sys(what, e))?;
+    sys::send_with_fd(s.raw(), b"/dev/ptmx", Some(master)).map_err(|e| Error::sys(what, e))?;
+    Ok(())
+}
+
+/// Whether `run ARGS` is the OCI dialect (`run [--bundle B] ID`) rather
+/// than `run [OPTIONS] ROOTFS|IMAGE CMD`.
+pub fn is_oci_run(args: &[S]) -> bool {
+    let flagged = args.iter().any(|a| {
+        matches!(
+            *a,
+            b"-b" | b"--bundle" | b"--pid-file" | b"--console-socket" | b"--no-pivot"
+        ) || a.starts_with(b"--bundle=")
+    });
+    flagged
+        || (args.len() == 1 && args[0].first() != Some(&b'-') && sys::stat(b"config.json").is_ok())
+}
+
+/// OCI `run`: create, start, and unless detached wait, relay signals and
+/// the terminal, then delete; exits with the container's status.
+pub fn run_oci(args: &[S]) -> i32 {
+    let r = (|| -> Res<i32> {
+        let f = parse(args, true)?;
+        let set = spawn::forward_set();
+        let old =
+            sys::sigprocmask(sys::SIG_BLOCK, set).map_err(|e| Error::sys(b"sigprocmask", e))?;
+        let sigfd = sys::signalfd(set).map_err(|e| Error::sys(b"signalfd", e))?;
+        let cr = create(&f)?;
+        let _ = sys::sigprocmask(sys::SIG_SETMASK, old);
+        if let Err(e) = crate::applets::start::start(cr.root, f.id) {
+            let st = state::load(cr.root, f.id).unwrap_or_default();
+            container::destroy(cr.root, f.id, &st);
+            return Err(e);
+        }
+        if f.detach {
+            return Ok(0);
+        }
+        let _ = sys::sigprocmask(sys::SIG_BLOCK, set);
+        let (a, _b) =
+            sys::socketpair(sys::SOCK_SEQPACKET).map_err(|e| Error::sys(b"socketpair", e))?;
+        let child = spawn::Child {
+            pid: cr.pid,
+            pty: if f.console_socket.is_none() {
+                cr.pty
+            } else {
+                None
+            },
+            sync: a,
+        };
+        let status = spawn::wait_foreground(&child, &sigfd);
+        let st = state::load(cr.root, f.id).unwrap_or_default();
+        container::destroy(cr.root, f.id, &st);
+        let _ = &cr.bundle;
+        Ok(sys::exit_code(status))
+    })();
+    match r {
+        Ok(c) => c,
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,44 @@
+//! `thinbox delete [--force] ID`: removes a stopped (or, forced, any)
+//! container: process, cgroups, state, then poststop hooks.
+
+use super::{Opts, fail};
+use crate::container;
+use crate::rt::{Error, Res, S, cat};
+use crate::state;
+
+pub fn main(args: &[S]) -> i32 {
+    match delete(args) {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
+}
+
+fn delete(args: &[S]) -> Res<()> {
+    let mut force = false;
+    let mut o = Opts::new(args);
+    while let Some(flag) = o.next_flag() {
+        match flag {
+            b"-f" | b"--force" => force = true,
+            _ => return Err(Error::new(cat(&[b"delete: unknown flag ", flag]), b"")),
+        }
+    }
+    let [id] = o.rest() else {
+        return Err(Error::new(b"delete", b"usage: thinbox delete [--force] ID"));
+    };
+    let root = state::root(None);
+    let st = match state::load(root, id) {
+        Ok(st) => st,
+        Err(_) if force && crate::sys::lstat(state::dir(root, id)).is_ok() => Default::default(),
+        Err(_) if force => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let status = container::status(root, id, &st);
+    if !force && status != b"stopped" {
+        return Err(Error::new(
+            cat(&[b"container ", id]),
+            cat(&[b"is ", status, b"; stop it first or use delete --force"]),
+        ));
+    }
+    container::destroy(root, id, &st);
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! `thinbox images [--data-root DIR]`: each image with its archive's size
+//! and whether it is unpacked (for the archive as it is now).
+
+use super::fail;
+use crate::image;
+use crate::rt::{self, Buf, S, cat};
+
+pub fn main(args: &[S]) -> i32 {
+    let root = match image::args(args, 0, 0, b"usage: thinbox images [--data-root DIR]") {
+        Ok((r, _)) => r,
+        Err(e) => return fail(e),
+    };
+    let mut b = Buf::new();
+    b.s(b"NAME                          SIZE      UNPACKED\n");
+    for f in image::names(cat(&[root, b"/images"])) {
+        let Some(name) = image::EXTS.iter().rev().find_map(|e| f.strip_suffix(*e)) else {
+            continue;
+        };
+        if image::check_name(name).is_err() {
+            continue;
+        }
+        let Some((_, st)) = image::archive(root, name).filter(|(p, _)| p.ends_with(f)) else {
+            continue;
+        };
+        let mut size = Buf::new();
+        let n = st.st_size as u64;
+        match [(30, b'G'), (20, b'M'), (10, b'K')]
+            .iter()
+            .find(|(s, _)| n >> s > 0)
+        {
+            Some(&(s, u)) => {
+                size.u(n >> s);
+                if n >> s < 10 {
+                    size.c(b'.').u(((n * 10) >> s) % 10);
+                }
+                size.c(u)
+            }
+            None => size.u(n),
+        };
+        let done = image::unpacked(root, name, &st).is_some();
+        b.pad(name, 30)
+            .pad(size.as_slice(), 10)
+            .s(if done { b"yes\n" } else { b"no\n" });
+    }
+    rt::out(b.as_slice());
+    0
+}

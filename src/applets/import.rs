@@ -1,0 +1,62 @@
+//! `thinbox import [--data-root DIR] FILE NAME`: copies a root filesystem
+//! tarball (gzip or not) into the store as NAME and unpacks it, so that a
+//! bad archive is refused here and the first run starts at once.
+
+use super::fail;
+use crate::image;
+use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
+use crate::sys;
+
+pub fn main(args: &[S]) -> i32 {
+    match import(args) {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
+}
+
+fn import(args: &[S]) -> Res<()> {
+    let (root, ops) = image::args(
+        args,
+        2,
+        2,
+        b"usage: thinbox import [--data-root DIR] FILE NAME",
+    )?;
+    let (file, name) = (ops[0], ops[1]);
+    image::check_name(name)?;
+    if image::archive(root, name).is_some() {
+        return Err(
+            Error::new(cat(&[b"image ", name]), b"already exists").hint(cat(&[
+                b"remove it first with 'thinbox rmi ",
+                name,
+                b"'",
+            ])),
+        );
+    }
+    let src = sys::open(file, sys::O_RDONLY, 0).ctx(file)?;
+    let dir = cat(&[root, b"/images"]);
+    crate::rootfs::mkdir_all(dir, 0o755).ctx(dir)?;
+    let mut t = Buf::new();
+    t.s(dir).s(b"/.import.").u(sys::getpid() as u64).s(b".tar");
+    let tmp = t.leak();
+    let r = (|| {
+        let out = sys::open(tmp, sys::O_RDWR | sys::O_CREAT | sys::O_TRUNC, 0o644).ctx(tmp)?;
+        while sys::sendfile(out.raw(), src.raw(), 1 << 20).ctx(file)? > 0 {}
+        let mut magic = [0u8; 2];
+        let _ = sys::lseek(out.raw(), 0, 0);
+        let _ = sys::read(out.raw(), &mut magic);
+        let d = image::unpack(root, name, tmp)?;
+        let ext: &[u8] = if magic == [0x1f, 0x8b] {
+            b".tar.gz"
+        } else {
+            b".tar"
+        };
+        let fin = cat(&[dir, b"/", name, ext]);
+        sys::rename(tmp, fin).ctx(fin)?;
+        rt::out(cat(&[name, b" sha256:", &d[d.len() - 64..], b"\n"]));
+        Ok(())
+    })();
+    if r.is_err() {
+        let _ = sys::unlink(tmp);
+    }
+    r
+}

@@ -1,0 +1,65 @@
+//! `thinbox list [--format table|json]` (also `ls`): every container
+//! under the state root with its OCI status.
+
+use super::{Opts, fail};
+use crate::container;
+use crate::json;
+use crate::rt::{self, Buf, Error, S, cat};
+use crate::state;
+
+pub fn main(args: &[S]) -> i32 {
+    let mut as_json = false;
+    let mut quiet = false;
+    let mut o = Opts::new(args);
+    while let Some(flag) = o.next_flag() {
+        match flag {
+            b"-f" | b"--format" => match o.value(flag) {
+                Ok(b"json") => as_json = true,
+                Ok(b"table") => {}
+                _ => return fail(Error::new(b"--format", b"use table or json")),
+            },
+            b"-q" | b"--quiet" => quiet = true,
+            _ => return fail(Error::new(cat(&[b"list: unknown flag ", flag]), b"")),
+        }
+    }
+    let root = state::root(None);
+    let mut b = Buf::new();
+    if as_json {
+        b.c(b'[');
+    } else if !quiet {
+        b.s(b"ID                  PID         STATUS      BUNDLE\n");
+    }
+    for (i, id) in state::list(root).iter().enumerate() {
+        let Ok(st) = state::load(root, id) else {
+            continue;
+        };
+        let status = container::status(root, id, &st);
+        if as_json {
+            if i > 0 {
+                b.c(b',');
+            }
+            let bundle = container::bundle_of(root, id, &st).ok();
+            b.0.extend_from_slice(&container::state_json(id, &st, status, bundle.as_ref()));
+        } else if quiet {
+            b.s(id).c(b'\n');
+        } else {
+            let mut pid = Buf::new();
+            pid.u(if status == b"stopped" {
+                0
+            } else {
+                st.num(b"pid").unwrap_or(0)
+            });
+            b.pad(id, 20)
+                .pad(pid.as_slice(), 12)
+                .pad(status, 12)
+                .s(st.get(b"bundle").unwrap_or(b"-"))
+                .c(b'\n');
+        }
+    }
+    if as_json {
+        b.s(b"]\n");
+    }
+    let _ = json::put_str;
+    rt::out(b.as_slice());
+    0
+}

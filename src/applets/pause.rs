@@ -1,0 +1,65 @@
+//! `thinbox pause ID` and `thinbox resume ID`: freeze and thaw through
+//! cgroup.freeze (v2) or freezer.state (v1).
+
+use super::fail;
+use crate::container;
+use crate::rt::{self, Error, Res, S, cat};
+use crate::state;
+use crate::sys;
+
+pub fn pause(args: &[S]) -> i32 {
+    run(args, true)
+}
+
+pub fn resume(args: &[S]) -> i32 {
+    run(args, false)
+}
+
+fn run(args: &[S], freeze: bool) -> i32 {
+    let [id] = args else {
+        return fail(Error::new(b"pause", b"usage: thinbox pause|resume ID"));
+    };
+    match set(id, freeze) {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
+}
+
+fn set(id: &[u8], freeze: bool) -> Res<()> {
+    let root = state::root(None);
+    let st = state::load(root, id)?;
+    let status = container::status(root, id, &st);
+    let want: &[u8] = if freeze { b"running" } else { b"paused" };
+    if status != want {
+        return Err(Error::new(
+            cat(&[b"container ", id]),
+            cat(&[b"is ", status]),
+        ));
+    }
+    let cg = container::cgroup_of(&st)
+        .ok_or_else(|| Error::new(cat(&[b"container ", id]), b"has no cgroup to freeze"))?;
+    if cg.v1.is_empty() {
+        let f = cat(&[cg.path, b"/cgroup.freeze"]);
+        rt::write_file(f, if freeze { b"1" } else { b"0" }).map_err(|e| Error::sys(f, e))?;
+        // Frozen only once cgroup.events says so.
+        for _ in 0..1000 {
+            let ev = rt::read_file(cat(&[cg.path, b"/cgroup.events"])).unwrap_or_default();
+            let frozen = ev.windows(8).any(|w| w == b"frozen 1");
+            if frozen == freeze {
+                return Ok(());
+            }
+            sys::sleep_ms(1);
+        }
+        return Err(Error::new(
+            cat(&[b"container ", id]),
+            b"did not freeze in time",
+        ));
+    }
+    let dir = cg
+        .v1
+        .iter()
+        .find(|d| d.starts_with(b"/sys/fs/cgroup/freezer/"))
+        .ok_or_else(|| Error::new(b"freezer", b"the v1 freezer controller is not mounted"))?;
+    let f = cat(&[dir, b"/freezer.state"]);
+    rt::write_file(f, if freeze { b"FROZEN" } else { b"THAWED" }).map_err(|e| Error::sys(f, e))
+}

@@ -1,0 +1,58 @@
+//! `thinbox start ID`: lets a created container's init exec the user's
+//! program (one byte through the exec fifo), then runs poststart hooks.
+
+use super::fail;
+use crate::container;
+use crate::oci;
+use crate::rt::{Error, Res, S, cat};
+use crate::state;
+use crate::sys;
+
+pub fn main(args: &[S]) -> i32 {
+    let [id] = args else {
+        return fail(Error::new(b"start", b"usage: thinbox start ID"));
+    };
+    match start(state::root(None), id) {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
+}
+
+pub fn start(root: &[u8], id: &[u8]) -> Res<()> {
+    let st = state::load(root, id)?;
+    let status = container::status(root, id, &st);
+    if status != b"created" {
+        return Err(Error::new(
+            cat(&[b"container ", id]),
+            cat(&[b"cannot start: it is ", status, b", not created"]),
+        ));
+    }
+    let fifo = container::fifo(root, id);
+    let fd = sys::open(fifo, sys::O_WRONLY | sys::O_NONBLOCK | sys::O_CLOEXEC, 0).map_err(|e| {
+        Error::sys(cat(&[b"starting ", id]), e).hint(b"its init is gone; delete it")
+    })?;
+    sys::write(fd.raw(), b"0").map_err(|e| Error::sys(cat(&[b"starting ", id]), e))?;
+    let _ = sys::unlink(fifo);
+    // Running means the user's program: wait until the init execs (or
+    // dies), when its close-on-exec end of the fifo closes.
+    for _ in 0..10_000 {
+        let mut p = [sys::PollFd {
+            fd: fd.raw(),
+            events: sys::POLLOUT,
+            revents: 0,
+        }];
+        let _ = sys::poll(&mut p, 10);
+        if p[0].revents & sys::POLLERR != 0 {
+            break;
+        }
+    }
+    if let Ok(b) = container::bundle_of(root, id, &st)
+        && !b.hooks[oci::POSTSTART].is_empty()
+    {
+        let js = container::state_json(id, &st, b"running", Some(&b));
+        if let Err(e) = crate::hooks::run(&b.hooks[oci::POSTSTART], &js, b"poststart") {
+            container::warn(e);
+        }
+    }
+    Ok(())
+}

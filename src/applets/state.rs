@@ -1,0 +1,24 @@
+//! `thinbox state ID`: the runtime-spec state JSON.
+
+use super::fail;
+use crate::container;
+use crate::rt::{self, Error, S};
+use crate::state;
+
+pub fn main(args: &[S]) -> i32 {
+    let [id] = args else {
+        return fail(Error::new(b"state", b"usage: thinbox state ID"));
+    };
+    let root = state::root(None);
+    match state::load(root, id) {
+        Ok(st) => {
+            let status = container::status(root, id, &st);
+            let b = container::bundle_of(root, id, &st).ok();
+            let mut js = container::state_json(id, &st, status, b.as_ref());
+            js.push(b'\n');
+            rt::out(&js);
+            0
+        }
+        Err(e) => fail(e),
+    }
+}

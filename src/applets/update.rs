@@ -1,0 +1,51 @@
+//! `thinbox update --resources FILE|- ID`: new limits for a live container.
+
+use super::{Opts, fail};
+use crate::container;
+use crate::json;
+use crate::rt::{self, Error, Res, S, cat};
+use crate::spec::Container;
+use crate::state;
+
+pub fn main(args: &[S]) -> i32 {
+    match update(args) {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
+}
+
+fn update(args: &[S]) -> Res<()> {
+    let mut file = None;
+    let mut o = Opts::new(args);
+    while let Some(flag) = o.next_flag() {
+        match flag {
+            b"-r" | b"--resources" => file = Some(o.value(flag)?),
+            _ => {
+                return Err(Error::new(
+                    cat(&[b"update: unknown flag ", flag]),
+                    b"use --resources FILE|-",
+                ));
+            }
+        }
+    }
+    let ([id], Some(file)) = (o.rest(), file) else {
+        return Err(Error::new(
+            b"update",
+            b"usage: thinbox update --resources FILE|- ID",
+        ));
+    };
+    let text = if file == b"-" {
+        rt::read_fd(0)
+    } else {
+        rt::read_file(file)
+    }
+    .map_err(|e| Error::sys(file, e))?;
+    let j = json::parse(&text).map_err(|e| Error::new(file, e.msg))?;
+    let mut c = Container::new(id, b"/");
+    crate::oci_res::resources(&mut c, &j)?;
+    let root = state::root(None);
+    let st = state::load(root, id)?;
+    let cg = container::cgroup_of(&st)
+        .ok_or_else(|| Error::new(cat(&[b"container ", id]), b"has no cgroup"))?;
+    container::write_resources(&cg, &c.resources)
+}

@@ -1,0 +1,178 @@
+//! The OCI lifecycle's shared parts: status from the state file, the exec
+//! fifo and /proc; the state JSON; teardown that works from any point,
+//! even after a SIGKILLed create.
+
+use crate::cgroup::{self, Cgroup};
+use crate::json;
+use crate::oci::{self, Bundle};
+use crate::rt::{self, Buf, Error, Res, S, cat};
+use crate::state::{self, State};
+use crate::sys;
+use alloc::vec::Vec;
+
+pub const FIFO: &[u8] = b"/exec.fifo";
+
+pub fn fifo(root: &[u8], id: &[u8]) -> S {
+    cat(&[root, b"/", id, FIFO])
+}
+
+/// creating, created, running, paused or stopped.
+pub fn status(root: &[u8], id: &[u8], st: &State) -> S {
+    let alive = state::alive(st, b"pid", b"start");
+    if st.get(b"phase") == Some(b"creating") {
+        return if alive || st.get(b"pid").is_none() {
+            b"creating"
+        } else {
+            b"stopped"
+        };
+    }
+    if !alive {
+        return b"stopped";
+    }
+    if sys::lstat(fifo(root, id)).is_ok() {
+        return b"created";
+    }
+    if frozen(st) {
+        return b"paused";
+    }
+    b"running"
+}
+
+fn frozen(st: &State) -> bool {
+    st.all(b"cgroup").iter().any(|d| {
+        let v2 = rt::read_file(cat(&[d, b"/cgroup.freeze"])).unwrap_or_default();
+        let v1 = rt::read_file(cat(&[d, b"/freezer.state"])).unwrap_or_default();
+        rt::trim(&v2) == b"1" || rt::trim(&v1) == b"FROZEN"
+    })
+}
+
+pub fn cgroup_of(st: &State) -> Option<Cgroup> {
+    let dirs = st.all(b"cgroup");
+    let first = *dirs.first()?;
+    Some(Cgroup {
+        path: first,
+        fd: None,
+        v1: if st.get(b"cgroupv1").is_some() {
+            dirs
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// The config.json copy taken at create.
+pub fn bundle_of(root: &[u8], id: &[u8], st: &State) -> Res<Bundle> {
+    let path = cat(&[root, b"/", id, b"/config.json"]);
+    let text = rt::read_file(path).map_err(|e| Error::sys(path, e))?;
+    let j = json::parse(&text).map_err(|e| Error::new(path, e.msg))?;
+    oci::parse(&j, st.get(b"bundle").unwrap_or(b"/"), cat(&[id]))
+}
+
+/// The runtime-spec state JSON.
+pub fn state_json(id: &[u8], st: &State, status: &[u8], b: Option<&Bundle>) -> Vec<u8> {
+    let mut o = Buf::new();
+    o.s(b"{\"ociVersion\":\"1.2.0\",\"id\":");
+    json::put_str(&mut o, id);
+    o.s(b",\"status\":");
+    json::put_str(&mut o, status);
+    if status != b"stopped" {
+        o.s(b",\"pid\":").u(st.num(b"pid").unwrap_or(0));
+    } else {
+        o.s(b",\"pid\":0");
+    }
+    o.s(b",\"bundle\":");
+    json::put_str(&mut o, st.get(b"bundle").unwrap_or(b""));
+    if let Some(b) = b {
+        o.s(b",\"rootfs\":");
+        json::put_str(&mut o, b.c.rootfs);
+    }
+    o.s(b",\"created\":");
+    json::put_str(&mut o, st.get(b"created").unwrap_or(b""));
+    o.s(b",\"owner\":\"\",\"annotations\":{");
+    if let Some(b) = b {
+        for (i, (k, v)) in b.annotations.iter().enumerate() {
+            if i > 0 {
+                o.c(b',');
+            }
+            json::put_str(&mut o, k);
+            o.c(b':');
+            json::put_str(&mut o, v);
+        }
+    }
+    o.s(b"}}");
+    o.0
+}
+
+/// Kills what is left of a container (init, every process in its
+/// cgroups), removes the cgroups, runs poststop hooks and the state dir.
+pub fn destroy(root: &[u8], id: &[u8], st: &State) {
+    if state::alive(st, b"pid", b"start") {
+        let pid = st.num(b"pid").unwrap_or(0) as i32;
+        let _ = sys::kill(pid, sys::SIGKILL);
+        // Wait for it to be gone (reaped by its parent, or a zombie).
+        for _ in 0..2000 {
+            if !state::alive(st, b"pid", b"start") {
+                break;
+            }
+            sys::sleep_ms(1);
+        }
+    }
+    if let Some(cg) = cgroup_of(st) {
+        cg.remove();
+        // The default parent, /thinbox, goes with its last container.
+        for d in cg.dirs() {
+            let up = cgroup::parent(d);
+            if up.ends_with(b"/thinbox") {
+                let _ = sys::rmdir(up);
+            }
+        }
+    }
+    let bundle = bundle_of(root, id, st).ok();
+    state::remove_dir(root, id);
+    if let Some(b) = bundle
+        && !b.hooks[oci::POSTSTOP].is_empty()
+    {
+        let js = state_json(id, st, b"stopped", Some(&b));
+        if let Err(e) = crate::hooks::run(&b.hooks[oci::POSTSTOP], &js, b"poststop") {
+            warn(e);
+        }
+    }
+}
+
+pub fn warn(e: Error) {
+    rt::err(cat(&[b"thinbox: warning: ", e.msg, b"\n"]));
+}
+
+pub fn cgroups_into(st: &mut State, cg: &Cgroup) {
+    for d in cg.dirs() {
+        st.push(b"cgroup", d);
+    }
+    if !cg.v1.is_empty() {
+        st.set(b"cgroupv1", b"1");
+    }
+}
+
+/// Where an OCI container's limits live, for update and pause.
+pub fn write_resources(cg: &Cgroup, r: &crate::spec::Resources) -> Res<()> {
+    if cg.v1.is_empty() {
+        if let Some(e) = r.v2_error {
+            return Err(Error::new(e, b""));
+        }
+        return cgroup::write_limits(cg.path, r);
+    }
+    if let Some(e) = r.v1_error {
+        return Err(Error::new(e, b""));
+    }
+    for (f, v) in &r.v1 {
+        let ctrl = &f[..f.iter().position(|&c| c == b'.').unwrap_or(f.len())];
+        if let Some(d) = cg
+            .v1
+            .iter()
+            .find(|d| d.starts_with(cat(&[b"/sys/fs/cgroup/", ctrl, b"/"])))
+        {
+            rt::write_file(cat(&[d, b"/", f]), v)
+                .map_err(|e| Error::sys(cat(&[b"cgroup ", f, b" = ", v]), e))?;
+        }
+    }
+    Ok(())
+}
