@@ -123,12 +123,21 @@ pub fn check_held(want: u64, held: u64) -> Res<()> {
 }
 
 /// The kernel's last capability number.
+/// Read once: setup asks for it several times.
 fn last_cap() -> u32 {
-    crate::rt::read_file(b"/proc/sys/kernel/cap_last_cap")
+    use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    static LAST: AtomicU32 = AtomicU32::new(0);
+    let n = LAST.load(Relaxed);
+    if n != 0 {
+        return n;
+    }
+    let n = crate::rt::read_file(b"/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|v| crate::rt::parse_u64(crate::rt::trim(&v)))
         .map(|n| n as u32)
-        .unwrap_or(NAMES.len() as u32 - 1)
+        .unwrap_or(NAMES.len() as u32 - 1);
+    LAST.store(n, Relaxed);
+    n
 }
 
 const PR_CAPBSET_DROP: u32 = 24;

@@ -225,7 +225,7 @@ fn make_node(path: &[u8], mode: u32, ma: u32, mi: u32, uid: u32, gid: u32) -> Re
         }
         Err(e) => return Err(Error::sys(cat(&[b"mknod ", path]), e)),
     }
-    sys::fchmodat(sys::AT_FDCWD, path, mode & 0o7777).ctx(path)?;
+    // The child runs with umask 0 (spawn), so mknod set the mode already.
     if uid != 0 || gid != 0 {
         sys::fchownat(sys::AT_FDCWD, path, uid, gid, 0).ctx(path)?;
     }

@@ -75,6 +75,13 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
     let mut flags = c.namespaces;
     let userns = c.namespaces & sys::CLONE_NEWUSER != 0;
     let mut handshake = cg.is_some() || userns;
+    // The device program loads while the child mounts; the child waits for
+    // it before its last steps. Early hooks use the channel, so not then.
+    let devices = cg.filter(|_| !c.resources.devices.is_empty() && !o.joining);
+    let late = devices.is_some() && !has_early_hooks(o);
+    if let (Some(g), false) = (devices, late) {
+        g.attach_devices(&c.resources.devices)?;
+    }
     // Joining a PID namespace only applies to children: do it here.
     for &(ns, path) in &c.join {
         if ns == sys::CLONE_NEWPID {
@@ -107,7 +114,7 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
     let pid = r.ctx(b"clone")?;
     if pid == 0 {
         drop(parent_end);
-        let code = match child(c, o, child_end.raw(), handshake, flags) {
+        let code = match child(c, o, child_end.raw(), handshake, late, flags) {
             Ok(never) => match never {},
             Err(e) => {
                 report(child_end.raw(), &e);
@@ -131,6 +138,10 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
         if userns {
             write_idmaps(c, pid).map_err(fail)?;
         }
+        let _ = sys::send_with_fd(parent_end.raw(), &[MSG_GO], None);
+    }
+    if let (Some(g), true) = (devices, late) {
+        g.attach_devices(&c.resources.devices).map_err(fail)?;
         let _ = sys::send_with_fd(parent_end.raw(), &[MSG_GO], None);
     }
     let mut child = Child {
@@ -208,21 +219,21 @@ fn has_early_hooks(o: &Opts) -> bool {
 
 enum Never {}
 
-fn child(c: &Container, o: &Opts, sock: i32, handshake: bool, flags: u64) -> Res<Never> {
+/// `handshake`: wait for the cgroup first; `late`: wait for the device
+/// program before the last steps.
+fn child(
+    c: &Container,
+    o: &Opts,
+    sock: i32,
+    handshake: bool,
+    late: bool,
+    flags: u64,
+) -> Res<Never> {
     if o.die_with_parent {
         let _ = sys::prctl(1, sys::SIGKILL as usize, 0, 0, 0); // PR_SET_PDEATHSIG
     }
     if handshake {
-        let mut b = [0u8; 1];
-        match sys::recv_with_fd(sock, &mut b) {
-            Ok((1, _)) => {}
-            _ => {
-                return Err(Error::new(
-                    b"waiting for the cgroup",
-                    b"the runtime went away",
-                ));
-            }
-        }
+        wait_go(sock)?;
         if c.namespaces & sys::CLONE_NEWCGROUP != 0 && flags & sys::CLONE_NEWCGROUP == 0 {
             sys::unshare(sys::CLONE_NEWCGROUP).ctx(b"unshare cgroup namespace")?;
         }
@@ -245,11 +256,17 @@ fn child(c: &Container, o: &Opts, sock: i32, handshake: bool, flags: u64) -> Res
     // Marks every inherited fd but 0-2 close-on-exec: nothing from the host
     // reaches the container. The sync socket is already close-on-exec.
     let _ = sys::close_range(3 + o.preserve_fds, u32::MAX, sys::CLOSE_RANGE_CLOEXEC);
+    // Exact modes for the nodes and dirs setup makes; finish restores.
+    let umask = if o.joining {
+        sys::umask(0o022)
+    } else {
+        sys::umask(0)
+    };
     if o.joining {
         // `exec`: a process joining a running container must not expose
         // its (thinbox) image through /proc/PID/exe until it execs.
         let _ = sys::prctl(4, 0, 0, 0, 0); // PR_SET_DUMPABLE
-        return finish(c, o, sock, b"");
+        return finish(c, o, sock, b"", umask);
     }
     if c.namespaces & sys::CLONE_NEWUSER != 0 {
         // Become the mapped root of the new user namespace.
@@ -306,12 +323,26 @@ fn child(c: &Container, o: &Opts, sock: i32, handshake: bool, flags: u64) -> Res
     for l in &c.rlimits {
         sys::prlimit(l.resource, l.soft, l.hard).ctx(b"setrlimit")?;
     }
-    finish(c, o, sock, state_json)
+    if late {
+        wait_go(sock)?;
+    }
+    finish(c, o, sock, state_json, umask)
+}
+
+fn wait_go(sock: i32) -> Res<()> {
+    let mut b = [0u8; 1];
+    match sys::recv_with_fd(sock, &mut b) {
+        Ok((1, _)) => Ok(()),
+        _ => Err(Error::new(
+            b"waiting for the cgroup",
+            b"the runtime went away",
+        )),
+    }
 }
 
 /// The part every process of a container goes through: terminal, user,
 /// capabilities, working directory, no_new_privs, seccomp, exec.
-fn finish(c: &Container, o: &Opts, sock: i32, state_json: &[u8]) -> Res<Never> {
+fn finish(c: &Container, o: &Opts, sock: i32, state_json: &[u8], umask: u32) -> Res<Never> {
     if c.tty {
         open_pty(sock, o)?;
     } else if !o.joining {
@@ -321,6 +352,8 @@ fn finish(c: &Container, o: &Opts, sock: i32, state_json: &[u8]) -> Res<Never> {
     }
     if let Some(m) = c.umask {
         sys::umask(m);
+    } else {
+        sys::umask(umask);
     }
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
     // capability sets below may drop: load it first then.
