@@ -1398,3 +1398,38 @@ pub fn bpf_attach_device(cgroup: i32, prog: i32) -> R<usize> {
     let attr: [u32; 8] = [cgroup as u32, prog as u32, 6, 2, 0, 0, 0, 0];
     sc!(bpf, 8, attr.as_ptr(), core::mem::size_of_val(&attr))
 }
+
+unsafe extern "C" {
+    // Defined by the linker: the ELF header (start of the image) and the
+    // end of .text; read-only data lies between them on both targets.
+    static __ehdr_start: u8;
+    static etext: u8;
+}
+
+/// Gives back the pages an idle process does not need: the text and
+/// read-only data of its image (file-backed, faulted back in on use) and
+/// the stack below the caller's frame.
+#[inline(never)]
+pub fn trim_memory() {
+    const MADV_DONTNEED: usize = 4;
+    let lo = &raw const __ehdr_start as usize;
+    let hi = (&raw const etext as usize) & !4095;
+    let marker = 0u8;
+    // One page of slack under this frame (the red zone and our callees).
+    let sp = (core::ptr::addr_of!(marker) as usize & !4095) - 4096;
+    // SAFETY: the image's text and rodata are private, read-only file
+    // mappings: dropping their pages only makes the next access fault
+    // them back from the file, unchanged.
+    let _ = unsafe { syscall3(Sysno::madvise as usize, lo, hi - lo, MADV_DONTNEED) };
+    // SAFETY: below the current frame (less a page of slack) the stack
+    // holds nothing live; dropped pages come back zeroed if used again.
+    // Unmapped parts of the range are skipped (ENOMEM, ignored).
+    let _ = unsafe {
+        syscall3(
+            Sysno::madvise as usize,
+            sp - (1 << 20),
+            1 << 20,
+            MADV_DONTNEED,
+        )
+    };
+}
