@@ -39,11 +39,8 @@ pub fn data_root(flag: Option<S>) -> S {
 pub fn args<'a>(args: &'a [S], min: usize, max: usize, usage: &[u8]) -> Res<(S, &'a [S])> {
     let mut root = None;
     let mut o = crate::applets::Opts::new(args);
-    while let Some(flag) = o.next_flag() {
-        if flag != b"--data-root" {
-            return Err(Error::new(usage, b""));
-        }
-        root = Some(o.value(flag)?);
+    while let Some((_, _, v)) = o.flag(b"-:data-root", usage)? {
+        root = Some(v);
     }
     let rest = o.rest();
     if rest.len() < min || rest.len() > max {

@@ -4,7 +4,7 @@
 
 use super::{Opts, fail};
 use crate::cgroup;
-use crate::rt::{self, Buf, Error, S, cat};
+use crate::rt::{self, Buf, S, cat};
 use crate::sys;
 
 const NS: [&[u8]; 8] = [
@@ -59,10 +59,14 @@ fn probe(flags: u64, f: fn() -> bool) -> bool {
 pub fn main(args: &[S]) -> i32 {
     let mut root = cgroup::DEFAULT_ROOT;
     let mut o = Opts::new(args);
-    while let Some(flag) = o.next_flag() {
-        match (flag, o.value(flag)) {
-            (b"--cgroup-root", Ok(v)) => root = v,
-            _ => return fail(Error::new(b"usage: thinbox check [--cgroup-root DIR]", b"")),
+    loop {
+        match o.flag(
+            b"-:cgroup-root",
+            b"usage: thinbox check [--cgroup-root DIR]",
+        ) {
+            Ok(None) => break,
+            Ok(Some((_, _, v))) => root = v,
+            Err(e) => return fail(e),
         }
     }
     let base = cgroup::parent(root);

@@ -35,20 +35,13 @@ fn uptime(b: &mut Buf, secs: u64) {
 pub fn main(args: &[S]) -> i32 {
     let (mut all, mut json) = (false, false);
     let mut o = Opts::new(args);
-    while let Some(flag) = o.next_flag() {
-        match flag {
-            b"-a" | b"--all" => all = true,
-            b"--format" => match o.value(flag) {
-                Ok(b"json") => json = true,
-                Ok(b"table") => json = false,
-                _ => return fail(Error::new(b"ps --format", b"must be table or json")),
-            },
-            _ => {
-                return fail(Error::new(
-                    cat(&[b"ps: unknown flag ", flag]),
-                    b"usage: thinbox ps [-a] [--format json]",
-                ));
-            }
+    loop {
+        match o.flag(b"a.all -:format", b"usage: thinbox ps [-a] [--format json]") {
+            Ok(None) => break,
+            Ok(Some((0, _, _))) => all = true,
+            Ok(Some((_, _, v))) if v == b"json" || v == b"table" => json = v == b"json",
+            Ok(_) => return fail(Error::new(b"ps --format", b"must be table or json")),
+            Err(e) => return fail(e),
         }
     }
     let root = state::root(None);
