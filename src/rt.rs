@@ -72,10 +72,12 @@ impl Buf {
     pub fn new() -> Buf {
         Buf(Vec::new())
     }
+    #[inline(never)]
     pub fn s(&mut self, s: &[u8]) -> &mut Buf {
         self.0.extend_from_slice(s);
         self
     }
+    #[inline(never)]
     pub fn c(&mut self, c: u8) -> &mut Buf {
         self.0.push(c);
         self
@@ -307,6 +309,12 @@ pub fn trim(mut s: &[u8]) -> &[u8] {
 /// Splits on a byte, like str::split.
 pub fn split(s: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
     s.split(move |&c| c == sep)
+}
+
+/// The index of `w` among the space-separated words of `table`.
+#[inline(never)]
+pub fn pick(table: &[u8], w: &[u8]) -> Option<usize> {
+    table.split(|&c| c == b' ').position(|t| t == w)
 }
 
 pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {

@@ -83,32 +83,42 @@ pub fn dispatch(name: &[u8], args: &[rt::S]) -> Option<i32> {
     if let Some((_, f, _)) = APPLETS.iter().find(|(n, _, _)| *n == name) {
         return Some(f(args));
     }
-    match name {
-        b"__supervise" => Some(crate::supervise::main(args)),
-        b"--help" | b"-h" | b"help" => {
-            usage();
-            Some(0)
-        }
-        b"--version" | b"version" => {
-            rt::out(concat!("thinbox version ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
-            Some(0)
-        }
-        b"--install" => Some(install(args.first().copied())),
-        b"--list" => {
-            let mut b = rt::Buf::new();
-            for (n, _, _) in APPLETS {
-                b.s(n).c(b'\n');
-            }
-            rt::out(b.as_slice());
-            Some(0)
-        }
-        _ => None,
+    // Not applets: no help line, no link.
+    let f: Applet = match rt::pick(
+        b"__supervise --help -h help --version version --install --list",
+        name,
+    )? {
+        0 => crate::supervise::main,
+        1..=3 => help,
+        4 | 5 => version,
+        6 => install,
+        _ => list,
+    };
+    Some(f(args))
+}
+
+fn help(_: &[rt::S]) -> i32 {
+    usage();
+    0
+}
+
+fn version(_: &[rt::S]) -> i32 {
+    rt::out(concat!("thinbox version ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
+    0
+}
+
+fn list(_: &[rt::S]) -> i32 {
+    let mut b = rt::Buf::new();
+    for (n, _, _) in APPLETS.iter() {
+        b.s(n).c(b'\n');
     }
+    rt::out(b.as_slice());
+    0
 }
 
 /// `thinbox --install DIR`: a symlink per applet, busybox style.
-fn install(dir: Option<rt::S>) -> i32 {
-    let Some(dir) = dir else {
+fn install(args: &[rt::S]) -> i32 {
+    let Some(&dir) = args.first() else {
         return fail(rt::Error::new(
             b"--install",
             b"needs a directory, e.g. thinbox --install /usr/local/bin",
@@ -119,7 +129,7 @@ fn install(dir: Option<rt::S>) -> i32 {
         Ok(p) => rt::cat(&[p]),
         Err(e) => return fail(rt::Error::sys(b"reading /proc/self/exe", e)),
     };
-    for (n, _, _) in APPLETS {
+    for (n, _, _) in APPLETS.iter() {
         let link = rt::cat(&[dir, b"/", n]);
         let _ = crate::sys::unlink(link);
         if let Err(e) = crate::sys::symlinkat(exe, crate::sys::AT_FDCWD, link) {
@@ -132,7 +142,7 @@ fn install(dir: Option<rt::S>) -> i32 {
 pub fn usage() {
     let mut b = rt::Buf::new();
     b.s(b"usage: thinbox COMMAND [ARGS...]\n\ncommands:\n");
-    for (n, _, help) in APPLETS {
+    for (n, _, help) in APPLETS.iter() {
         b.s(b"  ").pad(n, 10).s(help).c(b'\n');
     }
     rt::err(b.as_slice());
