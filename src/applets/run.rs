@@ -205,16 +205,16 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
                 }
                 _ => b"must be a whole number of at least 1",
             },
-            24 => match v {
-                b"host" => {
+            24 => match rt::pick(b"host none private", v) {
+                Some(0) => {
                     c.namespaces &= !sys::CLONE_NEWNET;
                     b""
                 }
-                b"none" | b"private" => {
+                Some(_) => {
                     c.namespaces |= sys::CLONE_NEWNET;
                     b""
                 }
-                _ => b"must be host or none",
+                None => b"must be host or none",
             },
             _ => b"",
         };
