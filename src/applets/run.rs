@@ -349,17 +349,10 @@ pub fn set_user(c: &mut Container, u: S) -> Res<()> {
         Some(p) => (&u[..p], Some(&u[p + 1..])),
         None => (u, None),
     };
-    let passwd =
-        rt::read_file(rootfs::resolve_in_root(c.rootfs, b"/etc/passwd")).unwrap_or_default();
-    let entry = passwd.split(|&ch| ch == b'\n').find_map(|line| {
-        let f: alloc::vec::Vec<&[u8]> = line.split(|&ch| ch == b':').collect();
-        (f.len() >= 4 && (f[0] == user || f[2] == user))
-            .then(|| (rt::parse_u64(f[2]), rt::parse_u64(f[3])))
-    });
-    c.uid = match (rt::parse_u64(user), entry) {
-        (Some(n), _) => n as u32,
-        (None, Some((Some(n), _))) => n as u32,
-        _ => {
+    let entry = id_entry(c.rootfs, b"/etc/passwd", user, true);
+    c.uid = match rt::parse_u64(user).or(entry.and_then(|e| e.0)) {
+        Some(n) => n as u32,
+        None => {
             return Err(bad(
                 b"-u",
                 u,
@@ -368,34 +361,38 @@ pub fn set_user(c: &mut Container, u: S) -> Res<()> {
         }
     };
     c.gid = match group {
-        Some(g) => match rt::parse_u64(g) {
+        Some(g) => match rt::parse_u64(g)
+            .or_else(|| id_entry(c.rootfs, b"/etc/group", g, false).and_then(|e| e.0))
+        {
             Some(n) => n as u32,
             None => {
-                let groups = rt::read_file(rootfs::resolve_in_root(c.rootfs, b"/etc/group"))
-                    .unwrap_or_default();
-                groups
-                    .split(|&ch| ch == b'\n')
-                    .find_map(|line| {
-                        let f: alloc::vec::Vec<&[u8]> = line.split(|&ch| ch == b':').collect();
-                        (f.len() >= 3 && f[0] == g)
-                            .then(|| rt::parse_u64(f[2]))
-                            .flatten()
-                    })
-                    .ok_or_else(|| {
-                        bad(
-                            b"-u",
-                            u,
-                            b"no such group in the container's /etc/group; use a numeric GID",
-                        )
-                    })? as u32
+                return Err(bad(
+                    b"-u",
+                    u,
+                    b"no such group in the container's /etc/group; use a numeric GID",
+                ));
             }
         },
-        None => match entry {
-            Some((_, Some(g))) => g as u32,
-            _ => 0,
-        },
+        None => entry.and_then(|e| e.1).unwrap_or(0) as u32,
     };
     Ok(())
+}
+
+/// The third and fourth fields (ids) of the line of `file` in `root`
+/// whose name is `key` (or whose id is, for passwd, which needs four).
+#[inline(never)]
+fn id_entry(root: S, file: &[u8], key: &[u8], passwd: bool) -> Option<(Option<u64>, Option<u64>)> {
+    let data = rt::read_file(rootfs::resolve_in_root(root, file)).ok()?;
+    data.split(|&ch| ch == b'\n').find_map(|line| {
+        let mut f = line.split(|&ch| ch == b':');
+        let (name, _, id, gid) = (f.next()?, f.next()?, f.next()?, f.next());
+        let hit = if passwd {
+            gid.is_some() && (name == key || id == key)
+        } else {
+            name == key
+        };
+        hit.then(|| (rt::parse_u64(id), gid.and_then(rt::parse_u64)))
+    })
 }
 
 fn check_rootfs(path: &[u8]) -> Res<()> {
