@@ -167,9 +167,7 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
                 b""
             }
             20 => match rt::parse_size(v) {
-                None => {
-                    b"is not a size; use a number with an optional k, m or g suffix, such as 64m"
-                }
+                None => b"is not a size such as 64m, 512k or 1g",
                 Some(n) if n < MIN_MEMORY => b"is below the minimum of 6m",
                 Some(n) => {
                     c.resources.memory = Some(n as i64);
@@ -183,7 +181,7 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
             22 => {
                 let n = sys::cpu_count() as u64;
                 match rt::parse_micro(v) {
-                    None => b"is not a number of CPUs; use a positive decimal such as 0.5",
+                    None => b"is not a number of CPUs such as 0.5",
                     // The kernel's smallest quota is 1 ms per 100 ms period.
                     Some(m) if m < 10_000 => b"must be at least 0.01",
                     Some(m) if m > n * 1_000_000 => {
@@ -396,15 +394,13 @@ fn id_entry(root: S, file: &[u8], key: &[u8], passwd: bool) -> Option<(Option<u6
 }
 
 fn check_rootfs(path: &[u8]) -> Res<()> {
-    match sys::stat(path) {
-        Ok(st) if sys::is_dir(&st) => Ok(()),
-        Ok(_) => Err(Error::new(
-            cat(&[b"rootfs ", path]),
-            b"is not a directory; pass --rootfs DIR pointing at an unpacked root filesystem",
-        )),
-        Err(e) => Err(Error::sys(cat(&[b"rootfs ", path]), e)
-            .hint(b"pass --rootfs DIR pointing at an unpacked root filesystem")),
-    }
+    let what = cat(&[b"rootfs ", path]);
+    let e = match sys::stat(path) {
+        Ok(st) if sys::is_dir(&st) => return Ok(()),
+        Ok(_) => Error::new(what, b"is not a directory"),
+        Err(e) => Error::sys(what, e),
+    };
+    Err(e.hint(b"pass --rootfs DIR pointing at an unpacked root filesystem"))
 }
 
 /// Picks the cgroup: the one asked for, the default where cgroup2 is
