@@ -7,7 +7,8 @@ use crate::rt::{self, Buf, Error, S, cat};
 use crate::state;
 use crate::supervise;
 
-fn human(b: &mut Buf, n: u64, units: &[(u64, u8)]) {
+/// `n` in the largest unit it reaches, one decimal below 10: "1.5M".
+pub fn human(b: &mut Buf, n: u64, units: &[(u64, u8)]) {
     for &(size, unit) in units {
         if n >= size {
             b.u(n / size);
@@ -20,6 +21,8 @@ fn human(b: &mut Buf, n: u64, units: &[(u64, u8)]) {
     }
     b.u(n);
 }
+
+pub const BYTES: [(u64, u8); 3] = [(1 << 30, b'G'), (1 << 20, b'M'), (1 << 10, b'K')];
 
 fn uptime(b: &mut Buf, secs: u64) {
     human(
@@ -84,11 +87,7 @@ pub fn main(args: &[S]) -> i32 {
             .and_then(|cg| rt::read_file(cat(&[cg, b"/memory.current"])).ok())
             .and_then(|v| rt::parse_u64(rt::trim(&v)));
         match current {
-            Some(n) => human(
-                &mut mem,
-                n,
-                &[(1 << 30, b'G'), (1 << 20, b'M'), (1 << 10, b'K')],
-            ),
+            Some(n) => human(&mut mem, n, &BYTES),
             None => {
                 mem.c(b'-');
             }
@@ -183,4 +182,26 @@ fn processes(root: &[u8], id: &[u8], json: bool) -> i32 {
     }
     rt::out(b.as_slice());
     0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn human() {
+        let h = |n, units: &[(u64, u8)]| {
+            let mut b = crate::rt::Buf::new();
+            super::human(&mut b, n, units);
+            b.0
+        };
+        assert_eq!(h(500, &super::BYTES), b"500");
+        assert_eq!(h(1536, &super::BYTES), b"1.5K");
+        assert_eq!(h(10 << 10, &super::BYTES), b"10K");
+        assert_eq!(h((1 << 30) + (1 << 29), &super::BYTES), b"1.5G");
+        assert_eq!(h(123 << 20, &super::BYTES), b"123M");
+        let mut b = crate::rt::Buf::new();
+        super::uptime(&mut b, 0);
+        super::uptime(&mut b.c(b' '), 90);
+        super::uptime(&mut b.c(b' '), 7200);
+        assert_eq!(b.0, b"0s 1.5m 2.0h");
+    }
 }
