@@ -114,10 +114,11 @@ pub fn main(args: &[S]) -> i32 {
             json_out::put_str(&mut b, status);
             b.s(b",\"uptime\":");
             json_out::put_str(&mut b, up.as_slice());
-            b.s(b",\"memory\":").s(match current {
-                Some(_) => rt::cat(&[rt::Buf::new().u(current.unwrap_or(0)).as_slice()]),
-                None => b"null",
-            });
+            b.s(b",\"memory\":");
+            match current {
+                Some(n) => b.u(n),
+                None => b.s(b"null"),
+            };
             b.s(b",\"image\":");
             json_out::put_str(&mut b, image);
             b.s(b",\"command\":");
