@@ -156,6 +156,7 @@ impl Stream {
         s
     }
 
+    #[inline(never)]
     fn fail(&mut self, code: u8) {
         if self.err == 0 {
             self.err = code;

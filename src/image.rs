@@ -39,11 +39,8 @@ pub fn data_root(flag: Option<S>) -> S {
 pub fn args<'a>(args: &'a [S], min: usize, max: usize, usage: &[u8]) -> Res<(S, &'a [S])> {
     let mut root = None;
     let mut o = crate::applets::Opts::new(args);
-    while let Some(flag) = o.next_flag() {
-        if flag != b"--data-root" {
-            return Err(Error::new(usage, b""));
-        }
-        root = Some(o.value(flag)?);
+    while let Some((_, _, v)) = o.flag(b"-:data-root", usage)? {
+        root = Some(v);
     }
     let rest = o.rest();
     if rest.len() < min || rest.len() > max {
@@ -54,19 +51,7 @@ pub fn args<'a>(args: &'a [S], min: usize, max: usize, usage: &[u8]) -> Res<(S, 
 
 /// Names in a directory, sorted, without "." and "..".
 pub fn names(dir: &[u8]) -> Vec<S> {
-    let mut v: Vec<S> = Vec::new();
-    if let Ok(fd) = sys::open(dir, sys::O_RDONLY | sys::O_DIRECTORY, 0) {
-        let mut buf = [0u8; 2048];
-        while let Ok(n @ 1..) = sys::getdents64(fd.raw(), &mut buf) {
-            sys::dirents(&buf[..n], |name, _| {
-                if name != b"." && name != b".." {
-                    v.push(cat(&[name]));
-                }
-            });
-        }
-    }
-    v.sort_unstable();
-    v
+    rt::names(dir, false)
 }
 
 pub fn check_name(name: &[u8]) -> Res<()> {

@@ -57,14 +57,13 @@ pub fn main() -> i32 {
             Some(p) if a.starts_with(b"--") => (&a[..p], Some(&a[p + 1..])),
             _ => (a, None),
         };
-        let takes_value = matches!(
+        let Some(k) = rt::pick(
+            b"--root --log --log-format --criu --rootless --debug --systemd-cgroup",
             flag,
-            b"--root" | b"--log" | b"--log-format" | b"--criu" | b"--rootless"
-        );
-        if !takes_value && !matches!(flag, b"--debug" | b"--systemd-cgroup") {
+        ) else {
             break;
-        }
-        let v = if takes_value {
+        };
+        let v = if k < 5 {
             match inline.or_else(|| {
                 i += 1;
                 args.get(i).copied()
@@ -75,11 +74,11 @@ pub fn main() -> i32 {
         } else {
             b""
         };
-        match flag {
-            b"--root" => g.root = Some(v),
-            b"--log" => g.log = Some(v),
-            b"--log-format" => g.log_json = v == b"json",
-            b"--systemd-cgroup" => {
+        match k {
+            0 => g.root = Some(v),
+            1 => g.log = Some(v),
+            2 => g.log_json = v == b"json",
+            6 => {
                 return applets::fail(rt::Error::new(
                     b"--systemd-cgroup",
                     b"the systemd cgroup driver is not supported; use cgroupfs (SystemdCgroup = false in containerd)",

@@ -72,10 +72,12 @@ impl Buf {
     pub fn new() -> Buf {
         Buf(Vec::new())
     }
+    #[inline(never)]
     pub fn s(&mut self, s: &[u8]) -> &mut Buf {
         self.0.extend_from_slice(s);
         self
     }
+    #[inline(never)]
     pub fn c(&mut self, c: u8) -> &mut Buf {
         self.0.push(c);
         self
@@ -288,6 +290,31 @@ pub fn read_fd(fd: i32) -> sys::R<Vec<u8>> {
     }
 }
 
+/// Names in a directory (only subdirectories with `dirs_only`), sorted,
+/// without "." and "..".
+pub fn names(dir: &[u8], dirs_only: bool) -> Vec<S> {
+    let mut v: Vec<S> = Vec::new();
+    if let Ok(fd) = sys::open(dir, sys::O_RDONLY | sys::O_DIRECTORY, 0) {
+        let mut buf = [0u8; 2048];
+        while let Ok(n @ 1..) = sys::getdents64(fd.raw(), &mut buf) {
+            sys::dirents(&buf[..n], |name, kind| {
+                if (kind == 4 || !dirs_only) && name != b"." && name != b".." {
+                    v.push(cat(&[name]));
+                }
+            });
+        }
+    }
+    // Insertion sort: directories here are small, core's sort is 3 KB.
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && v[j - 1] > v[j] {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    v
+}
+
 /// Writes a whole small file (cgroupfs attributes, pid files).
 pub fn write_file(path: &[u8], data: &[u8]) -> sys::R<()> {
     let fd = sys::open(path, sys::O_WRONLY | sys::O_TRUNC, 0)?;
@@ -307,6 +334,12 @@ pub fn trim(mut s: &[u8]) -> &[u8] {
 /// Splits on a byte, like str::split.
 pub fn split(s: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
     s.split(move |&c| c == sep)
+}
+
+/// The index of `w` among the space-separated words of `table`.
+#[inline(never)]
+pub fn pick(table: &[u8], w: &[u8]) -> Option<usize> {
+    table.split(|&c| c == b' ').position(|t| t == w)
 }
 
 pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
@@ -348,6 +381,21 @@ mod tests {
         assert_eq!(fmt_u64(0, &mut t), b"0");
         assert_eq!(fmt_u64(u64::MAX, &mut t), b"18446744073709551615");
         assert_eq!(Buf::new().i(-42).as_slice(), b"-42");
+    }
+
+    #[test]
+    fn dir_names() {
+        let d = std::env::temp_dir().join(std::format!("thinbox-names-{}", std::process::id()));
+        for n in ["b", "a", "c.d", "ab", "B"] {
+            std::fs::create_dir_all(d.join(n)).unwrap();
+        }
+        std::fs::write(d.join("f"), "").unwrap();
+        let dir = std::format!("{}", d.display());
+        let all: Vec<&[u8]> = names(dir.as_bytes(), false);
+        assert_eq!(all, [&b"B"[..], b"a", b"ab", b"b", b"c.d", b"f"]);
+        assert_eq!(names(dir.as_bytes(), true).len(), 5);
+        assert!(names(b"/nonexistent-thinbox", false).is_empty());
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

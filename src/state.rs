@@ -165,22 +165,7 @@ pub fn remove_dir(root: &[u8], id: &[u8]) {
 
 /// Ids of every container under `root`, sorted.
 pub fn list(root: &[u8]) -> Vec<S> {
-    let mut ids: Vec<S> = Vec::new();
-    if let Ok(fd) = sys::open(root, sys::O_RDONLY | sys::O_DIRECTORY, 0) {
-        let mut buf = [0u8; 2048];
-        while let Ok(n) = sys::getdents64(fd.raw(), &mut buf) {
-            if n == 0 {
-                break;
-            }
-            sys::dirents(&buf[..n], |name, kind| {
-                if kind == 4 && name != b"." && name != b".." {
-                    ids.push(cat(&[name]));
-                }
-            });
-        }
-    }
-    ids.sort_unstable();
-    ids
+    crate::rt::names(root, true)
 }
 
 /// A process's start time (field 22 of /proc/PID/stat), which tells a

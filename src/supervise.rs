@@ -19,11 +19,11 @@ pub enum Restart {
 }
 
 pub fn parse_restart(v: &[u8]) -> Option<Restart> {
-    match v {
-        b"no" => Some(Restart::No),
-        b"always" | b"unless-stopped" => Some(Restart::Always),
-        b"on-failure" => Some(Restart::OnFailure(u64::MAX)),
-        _ => v
+    match rt::pick(b"no always unless-stopped on-failure", v) {
+        Some(0) => Some(Restart::No),
+        Some(3) => Some(Restart::OnFailure(u64::MAX)),
+        Some(_) => Some(Restart::Always),
+        None => v
             .strip_prefix(b"on-failure:")
             .and_then(rt::parse_u64)
             .map(Restart::OnFailure),
@@ -383,19 +383,15 @@ fn wait_backoff(sigfd: &Fd, out: i32, log: &mut Log, ms: u64, stop_flag: S) -> b
 pub fn status(st: &State) -> S {
     let recorded = st.get(b"status").unwrap_or(b"unknown");
     let running = state::alive(st, b"pid", b"start");
-    match recorded {
-        b"running" if running => b"running",
-        b"running" => b"dead",
-        b"restarting" if state::alive(st, b"sup", b"supstart") => b"restarting",
-        b"restarting" => b"dead",
-        b"exited" => {
+    match rt::pick(b"running restarting exited starting", recorded) {
+        Some(0) if running => recorded,
+        Some(1) if state::alive(st, b"sup", b"supstart") => recorded,
+        Some(0 | 1) => b"dead",
+        Some(2) => {
             let mut b = Buf::new();
             b.s(b"exited (").u(st.num(b"exit").unwrap_or(0)).c(b')');
             b.leak()
         }
-        b"starting" if state::alive(st, b"sup", b"supstart") || st.get(b"sup").is_none() => {
-            b"starting"
-        }
-        other => other,
+        _ => recorded,
     }
 }

@@ -28,7 +28,8 @@ const FIELDS: [(usize, usize); 7] = [
     (337, 345),
 ];
 /// pax keys that override FIELDS[1..5].
-const PAX: [&[u8]; 4] = [b"uid", b"gid", b"size", b"mtime"];
+/// pax keys kept: the two names, then numbers that override the header.
+const PAX: &[u8] = b"path linkpath uid gid size mtime";
 
 #[inline(never)]
 fn bad(why: &[u8]) -> Error {
@@ -145,16 +146,15 @@ fn pax(
         d = &d[len..];
         let eq = rec.iter().position(|&c| c == b'=')?;
         let (k, v) = (&rec[..eq], &rec[eq + 1..]);
-        match k {
-            b"path" => *path = Some(v),
-            b"linkpath" => *link = Some(v),
-            _ => {
-                if let Some(i) = PAX.iter().position(|p| *p == k) {
-                    // mtime may carry a fraction: whole seconds are enough.
-                    let int = v.split(|&c| c == b'.').next()?;
-                    over[i + 1] = Some(rt::parse_u64(int)?);
-                }
+        match rt::pick(PAX, k) {
+            Some(0) => *path = Some(v),
+            Some(1) => *link = Some(v),
+            Some(i) => {
+                // mtime may carry a fraction: whole seconds are enough.
+                let int = v.split(|&c| c == b'.').next()?;
+                over[i - 1] = Some(rt::parse_u64(int)?);
             }
+            None => {}
         }
     }
     Some(())
@@ -366,6 +366,22 @@ mod tests {
     use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
     use std::path::{Path, PathBuf};
     use std::process::Command;
+
+    #[test]
+    fn pax_records() {
+        let (mut over, mut path, mut link) = ([None; 7], None, None);
+        let d = b"12 path=a/b\n17 linkpath=/etc\n12 uid=1000\n11 gid=100\n13 size=4096\n22 mtime=1700000000.5\n14 atime=1.25\n";
+        assert_eq!(pax(d, &mut over, &mut path, &mut link), Some(()));
+        assert_eq!(path, Some(&b"a/b"[..]));
+        assert_eq!(link, Some(&b"/etc"[..]));
+        assert_eq!(
+            over[1..5],
+            [Some(1000), Some(100), Some(4096), Some(1700000000)]
+        );
+        assert_eq!((over[0], over[5], over[6]), (None, None, None));
+        assert_eq!(pax(b"9 uid=x\n", &mut over, &mut path, &mut link), None);
+        assert_eq!(pax(b"99 path=y\n", &mut over, &mut path, &mut link), None);
+    }
 
     fn scratch(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("tb-tar-{}-{tag}", std::process::id()));

@@ -4,22 +4,12 @@
 
 use super::{Opts, fail};
 use crate::cgroup;
-use crate::rt::{self, Buf, Error, S, cat};
+use crate::rt::{self, Buf, S, cat};
 use crate::sys;
 
-const NS: [&[u8]; 8] = [
-    b"mnt", b"uts", b"ipc", b"pid", b"net", b"cgroup", b"user", b"time",
-];
-const NS_CFG: [&[u8]; 8] = [
-    b"NAMESPACES",
-    b"UTS_NS",
-    b"IPC_NS",
-    b"PID_NS",
-    b"NET_NS",
-    b"CGROUPS",
-    b"USER_NS",
-    b"TIME_NS",
-];
+/// Namespaces and the kernel option each needs.
+const NS: &[u8] = b"mnt uts ipc pid net cgroup user time";
+const NS_CFG: &[u8] = b"NAMESPACES UTS_NS IPC_NS PID_NS NET_NS CGROUPS USER_NS TIME_NS";
 /// Controllers, with their names in /proc/cgroups (cgroup v1).
 const CTRL: [(&[u8], &[u8]); 5] = [
     (b"memory", b"memory"),
@@ -59,10 +49,14 @@ fn probe(flags: u64, f: fn() -> bool) -> bool {
 pub fn main(args: &[S]) -> i32 {
     let mut root = cgroup::DEFAULT_ROOT;
     let mut o = Opts::new(args);
-    while let Some(flag) = o.next_flag() {
-        match (flag, o.value(flag)) {
-            (b"--cgroup-root", Ok(v)) => root = v,
-            _ => return fail(Error::new(b"usage: thinbox check [--cgroup-root DIR]", b"")),
+    loop {
+        match o.flag(
+            b"-:cgroup-root",
+            b"usage: thinbox check [--cgroup-root DIR]",
+        ) {
+            Ok(None) => break,
+            Ok(Some((_, _, v))) => root = v,
+            Err(e) => return fail(e),
         }
     }
     let base = cgroup::parent(root);
@@ -106,7 +100,8 @@ pub fn main(args: &[S]) -> i32 {
         let ok = rt::trim(&ctrls).split(|&ch| ch == b' ').any(|w| w == *c);
         item(&mut b, &mut bad, ok, i < 3, &[c, b" controller"], hint);
     }
-    for (i, ns) in NS.iter().enumerate() {
+    let words = |t: &'static [u8]| t.split(|&ch| ch == b' ');
+    for (i, (ns, cfg)) in words(NS).zip(words(NS_CFG)).enumerate() {
         let ok = sys::lstat(cat(&[b"/proc/self/ns/", ns])).is_ok();
         item(
             &mut b,
@@ -114,7 +109,7 @@ pub fn main(args: &[S]) -> i32 {
             ok,
             i < 6,
             &[ns, b" namespace"],
-            &[b"a kernel with CONFIG_", NS_CFG[i]],
+            &[b"a kernel with CONFIG_", cfg],
         );
     }
     // An allow-all seccomp filter: BPF_RET|BPF_K with SECCOMP_RET_ALLOW.

@@ -41,31 +41,24 @@ const JOIN: [(u64, &[u8]); 6] = [
     (sys::CLONE_NEWPID, b"pid"),
 ];
 
+const USAGE: &[u8] = b"usage: thinbox exec [-t] [-e K=V] [-w DIR] [-u USER] NAME CMD [ARG...]";
+
 fn exec(args: &[S]) -> Res<i32> {
     let (mut tty, mut user, mut cwd) = (false, None, None);
     let mut env: Vec<S> = Vec::new();
     let mut o = Opts::new(args);
-    while let Some(flag) = o.next_flag() {
-        match flag {
-            b"-t" | b"--tty" => tty = true,
-            b"-i" | b"--interactive" => {}
-            b"-e" | b"--env" => env.push(o.value(flag)?),
-            b"-w" | b"--workdir" => cwd = Some(o.value(flag)?),
-            b"-u" | b"--user" => user = Some(o.value(flag)?),
-            _ => {
-                return Err(Error::new(
-                    cat(&[b"exec: unknown flag ", flag]),
-                    b"see 'thinbox exec NAME CMD...'",
-                ));
-            }
+    while let Some((i, _, v)) = o.flag(b"t.tty i.interactive e:env w:workdir u:user", USAGE)? {
+        match i {
+            0 => tty = true,
+            2 => env.push(v),
+            3 => cwd = Some(v),
+            4 => user = Some(v),
+            _ => {}
         }
     }
     let rest = o.rest();
     if rest.len() < 2 {
-        return Err(Error::new(
-            b"exec",
-            b"usage: thinbox exec [-t] [-e K=V] [-w DIR] [-u USER] NAME CMD [ARG...]",
-        ));
+        return Err(Error::new(b"exec", USAGE));
     }
     spawn::is_root()?;
     let id = rest[0];

@@ -24,19 +24,7 @@ pub fn main(args: &[S]) -> i32 {
         };
         let mut size = Buf::new();
         let n = st.st_size as u64;
-        match [(30, b'G'), (20, b'M'), (10, b'K')]
-            .iter()
-            .find(|(s, _)| n >> s > 0)
-        {
-            Some(&(s, u)) => {
-                size.u(n >> s);
-                if n >> s < 10 {
-                    size.c(b'.').u(((n * 10) >> s) % 10);
-                }
-                size.c(u)
-            }
-            None => size.u(n),
-        };
+        super::ps::human(&mut size, n, &super::ps::BYTES);
         let done = image::unpacked(root, name, &st).is_some();
         b.pad(name, 30)
             .pad(size.as_slice(), 10)

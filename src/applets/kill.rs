@@ -5,11 +5,9 @@ use crate::rt::{self, Error, Res, S, cat};
 use crate::state;
 use crate::sys;
 
-const SIGNALS: [&[u8]; 31] = [
-    b"HUP", b"INT", b"QUIT", b"ILL", b"TRAP", b"ABRT", b"BUS", b"FPE", b"KILL", b"USR1", b"SEGV",
-    b"USR2", b"PIPE", b"ALRM", b"TERM", b"STKFLT", b"CHLD", b"CONT", b"STOP", b"TSTP", b"TTIN",
-    b"TTOU", b"URG", b"XCPU", b"XFSZ", b"VTALRM", b"PROF", b"WINCH", b"IO", b"PWR", b"SYS",
-];
+/// Signal names in number order, from 1.
+const SIGNALS: &[u8] = b"HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM \
+STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS";
 
 /// "TERM", "SIGTERM", "sigterm" or "15".
 pub fn parse_signal(s: &[u8]) -> Res<i32> {
@@ -18,21 +16,18 @@ pub fn parse_signal(s: &[u8]) -> Res<i32> {
     {
         return Ok(n as i32);
     }
-    let name = if s.len() > 3 && rt::eq_ignore_case(&s[..3], b"SIG") {
-        &s[3..]
-    } else {
-        s
-    };
-    SIGNALS
-        .iter()
-        .position(|n| rt::eq_ignore_case(n, name))
-        .map(|i| i as i32 + 1)
-        .ok_or_else(|| {
-            Error::new(
-                cat(&[b"signal ", s]),
-                b"unknown; use a name such as TERM or a number",
-            )
-        })
+    let up = s.to_ascii_uppercase();
+    let name = up
+        .strip_prefix(b"SIG")
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&up);
+    match rt::pick(SIGNALS, name) {
+        Some(i) => Ok(i as i32 + 1),
+        None => Err(Error::new(
+            cat(&[b"signal ", s]),
+            b"unknown; use a name such as TERM or a number",
+        )),
+    }
 }
 
 pub fn main(args: &[S]) -> i32 {
@@ -93,5 +88,12 @@ mod tests {
         assert_eq!(super::parse_signal(b"10").ok(), Some(10));
         assert!(super::parse_signal(b"0").is_err());
         assert!(super::parse_signal(b"NOPE").is_err());
+        assert_eq!(super::parse_signal(b"HUP").ok(), Some(1));
+        assert_eq!(super::parse_signal(b"sigSys").ok(), Some(31));
+        assert_eq!(super::parse_signal(b"64").ok(), Some(64));
+        assert!(super::parse_signal(b"65").is_err());
+        assert!(super::parse_signal(b"SIG").is_err());
+        assert!(super::parse_signal(b"").is_err());
+        assert!(super::parse_signal(b"TERM ").is_err());
     }
 }

@@ -1,7 +1,6 @@
 //! One file per applet; `dispatch` maps a name to its entry point.
 
 use crate::rt;
-use alloc::vec::Vec;
 
 pub mod check;
 pub mod create;
@@ -84,32 +83,42 @@ pub fn dispatch(name: &[u8], args: &[rt::S]) -> Option<i32> {
     if let Some((_, f, _)) = APPLETS.iter().find(|(n, _, _)| *n == name) {
         return Some(f(args));
     }
-    match name {
-        b"__supervise" => Some(crate::supervise::main(args)),
-        b"--help" | b"-h" | b"help" => {
-            usage();
-            Some(0)
-        }
-        b"--version" | b"version" => {
-            rt::out(concat!("thinbox version ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
-            Some(0)
-        }
-        b"--install" => Some(install(args.first().copied())),
-        b"--list" => {
-            let mut b = rt::Buf::new();
-            for (n, _, _) in APPLETS {
-                b.s(n).c(b'\n');
-            }
-            rt::out(b.as_slice());
-            Some(0)
-        }
-        _ => None,
+    // Not applets: no help line, no link.
+    let f: Applet = match rt::pick(
+        b"__supervise --help -h help --version version --install --list",
+        name,
+    )? {
+        0 => crate::supervise::main,
+        1..=3 => help,
+        4 | 5 => version,
+        6 => install,
+        _ => list,
+    };
+    Some(f(args))
+}
+
+fn help(_: &[rt::S]) -> i32 {
+    usage();
+    0
+}
+
+fn version(_: &[rt::S]) -> i32 {
+    rt::out(concat!("thinbox version ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
+    0
+}
+
+fn list(_: &[rt::S]) -> i32 {
+    let mut b = rt::Buf::new();
+    for (n, _, _) in APPLETS.iter() {
+        b.s(n).c(b'\n');
     }
+    rt::out(b.as_slice());
+    0
 }
 
 /// `thinbox --install DIR`: a symlink per applet, busybox style.
-fn install(dir: Option<rt::S>) -> i32 {
-    let Some(dir) = dir else {
+fn install(args: &[rt::S]) -> i32 {
+    let Some(&dir) = args.first() else {
         return fail(rt::Error::new(
             b"--install",
             b"needs a directory, e.g. thinbox --install /usr/local/bin",
@@ -120,7 +129,7 @@ fn install(dir: Option<rt::S>) -> i32 {
         Ok(p) => rt::cat(&[p]),
         Err(e) => return fail(rt::Error::sys(b"reading /proc/self/exe", e)),
     };
-    for (n, _, _) in APPLETS {
+    for (n, _, _) in APPLETS.iter() {
         let link = rt::cat(&[dir, b"/", n]);
         let _ = crate::sys::unlink(link);
         if let Err(e) = crate::sys::symlinkat(exe, crate::sys::AT_FDCWD, link) {
@@ -133,7 +142,7 @@ fn install(dir: Option<rt::S>) -> i32 {
 pub fn usage() {
     let mut b = rt::Buf::new();
     b.s(b"usage: thinbox COMMAND [ARGS...]\n\ncommands:\n");
-    for (n, _, help) in APPLETS {
+    for (n, _, help) in APPLETS.iter() {
         b.s(b"  ").pad(n, 10).s(help).c(b'\n');
     }
     rt::err(b.as_slice());
@@ -147,8 +156,12 @@ pub struct Opts<'a> {
     /// The value of `--flag=VALUE`, when the current flag had one.
     inline: Option<rt::S>,
     /// Remaining bundled short flags, e.g. "t" after "-i" of "-it".
-    bundle: Vec<u8>,
+    bundle: rt::S,
 }
+
+/// What `Opts::flag` found: the table index, the flag as typed, its value
+/// (empty for a boolean).
+pub type Flag = (usize, rt::S, rt::S);
 
 impl<'a> Opts<'a> {
     pub fn new(args: &'a [rt::S]) -> Opts<'a> {
@@ -156,16 +169,16 @@ impl<'a> Opts<'a> {
             args,
             pos: 0,
             inline: None,
-            bundle: Vec::new(),
+            bundle: b"",
         }
     }
 
     /// The next flag, or None at the first operand or after "--".
     pub fn next_flag(&mut self) -> Option<rt::S> {
         self.inline = None;
-        if let Some(c) = self.bundle.first().copied() {
-            self.bundle.remove(0);
-            return Some(short(c));
+        if let [c, rest @ ..] = self.bundle {
+            self.bundle = rest;
+            return Some(rt::cat(&[b"-", &[*c]]));
         }
         let a = *self.args.get(self.pos)?;
         if a == b"--" {
@@ -176,7 +189,7 @@ impl<'a> Opts<'a> {
             return None;
         }
         self.pos += 1;
-        if a.starts_with(b"--") {
+        if a[1] == b'-' {
             if let Some(eq) = a.iter().position(|&c| c == b'=') {
                 self.inline = Some(&a[eq + 1..]);
                 return Some(&a[..eq]);
@@ -184,10 +197,8 @@ impl<'a> Opts<'a> {
             return Some(a);
         }
         // "-m64m" style values only for single short flags; "-it" bundles.
-        if a.len() > 2 {
-            self.bundle.extend_from_slice(&a[2..]);
-        }
-        Some(short(a[1]))
+        self.bundle = &a[2..];
+        Some(&a[..2])
     }
 
     /// The value for the flag just returned.
@@ -196,8 +207,7 @@ impl<'a> Opts<'a> {
             return Ok(v);
         }
         if !self.bundle.is_empty() {
-            let v: Vec<u8> = core::mem::take(&mut self.bundle);
-            return Ok(v.leak());
+            return Ok(core::mem::take(&mut self.bundle));
         }
         match self.args.get(self.pos) {
             Some(v) => {
@@ -208,16 +218,30 @@ impl<'a> Opts<'a> {
         }
     }
 
+    /// The next flag looked up in `table`: entries "SKname" split by
+    /// spaces, S the short letter ('-' for none), K ':' when it takes a
+    /// value, then long names split by '|'. An unknown flag is an error
+    /// "unknown flag F: USAGE".
+    #[inline(never)]
+    pub fn flag(&mut self, table: &[u8], usage: &[u8]) -> rt::Res<Option<Flag>> {
+        let Some(f) = self.next_flag() else {
+            return Ok(None);
+        };
+        for (i, e) in table.split(|&c| c == b' ').enumerate() {
+            let hit = match f {
+                [b'-', b'-', long @ ..] => e[2..].split(|&c| c == b'|').any(|n| n == long),
+                _ => f[1] == e[0],
+            };
+            if hit {
+                let v = if e[1] == b':' { self.value(f)? } else { b"" };
+                return Ok(Some((i, f, v)));
+            }
+        }
+        Err(rt::Error::new(rt::cat(&[b"unknown flag ", f]), usage))
+    }
+
     pub fn rest(&self) -> &'a [rt::S] {
         &self.args[self.pos.min(self.args.len())..]
-    }
-}
-
-fn short(c: u8) -> rt::S {
-    const DASHED: &[u8] = b"-a-b-c-d-e-f-g-h-i-j-k-l-m-n-o-p-q-r-s-t-u-v-w-x-y-z-A-B-C-D-E-F-G-H-I-J-K-L-M-N-O-P-Q-R-S-T-U-V-W-X-Y-Z-0-1-2-3-4-5-6-7-8-9";
-    match DASHED.chunks(2).position(|p| p[1] == c) {
-        Some(i) => &DASHED[2 * i..2 * i + 2],
-        None => b"-?",
     }
 }
 
@@ -247,4 +271,56 @@ pub fn fail(e: rt::Error) -> i32 {
         let _ = crate::sys::write_all(fd.raw(), line);
     }
     e.code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Opts;
+    use crate::rt::S;
+
+    const T: &[u8] = b"-:rootfs e:env t.tty i.interactive m:memory -:cpu|cpus";
+
+    /// Every flag as "index=value", then the operands, or the error.
+    fn parse(args: &[S]) -> alloc::string::String {
+        let mut o = Opts::new(args);
+        let mut out = alloc::string::String::new();
+        loop {
+            match o.flag(T, b"usage: x") {
+                Ok(Some((i, f, v))) => out += &std::format!("{i}{}={} ", s(f), s(v)),
+                Ok(None) => break,
+                Err(e) => return s(e.msg).into(),
+            }
+        }
+        for r in o.rest() {
+            out += &std::format!("[{}]", s(r));
+        }
+        out
+    }
+
+    fn s(b: &[u8]) -> &str {
+        core::str::from_utf8(b).unwrap()
+    }
+
+    #[test]
+    fn flags() {
+        assert_eq!(parse(&[b"--rootfs=/r", b"sh"]), "0--rootfs=/r [sh]");
+        assert_eq!(parse(&[b"--rootfs", b"/r", b"sh"]), "0--rootfs=/r [sh]");
+        assert_eq!(parse(&[b"--rootfs="]), "0--rootfs= ");
+        assert_eq!(parse(&[b"-e", b"A=1", b"--env", b"B"]), "1-e=A=1 1--env=B ");
+        assert_eq!(parse(&[b"-it", b"x"]), "3-i= 2-t= [x]");
+        assert_eq!(parse(&[b"-m64m"]), "4-m=64m ");
+        assert_eq!(parse(&[b"-tm", b"1g"]), "2-t= 4-m=1g ");
+        assert_eq!(parse(&[b"--cpus", b"2"]), "5--cpus=2 ");
+        assert_eq!(parse(&[b"--", b"-t", b"x"]), "[-t][x]");
+        assert_eq!(parse(&[b"-t", b"-", b"-t"]), "2-t= [-][-t]");
+        assert_eq!(parse(&[b"--bogus", b"x"]), "unknown flag --bogus: usage: x");
+        assert_eq!(parse(&[b"-x"]), "unknown flag -x: usage: x");
+        assert_eq!(parse(&[b"-tx"]), "unknown flag -x: usage: x");
+        assert_eq!(parse(&[b"--cpu|cpus"]), "unknown flag --cpu|cpus: usage: x");
+        assert_eq!(parse(&[b"--tty=1"]), "2--tty= ");
+        assert_eq!(parse(&[b"-t", b"--memory"]), "--memory: needs a value");
+        assert_eq!(parse(&[b"-m"]), "-m: needs a value");
+        assert_eq!(parse(&[b"-_"]), "unknown flag -_: usage: x");
+        assert_eq!(parse(&[b"--"]), "");
+    }
 }

@@ -7,7 +7,8 @@ use crate::rt::{self, Buf, Error, S, cat};
 use crate::state;
 use crate::supervise;
 
-fn human(b: &mut Buf, n: u64, units: &[(u64, u8)]) {
+/// `n` in the largest unit it reaches, one decimal below 10: "1.5M".
+pub fn human(b: &mut Buf, n: u64, units: &[(u64, u8)]) {
     for &(size, unit) in units {
         if n >= size {
             b.u(n / size);
@@ -20,6 +21,8 @@ fn human(b: &mut Buf, n: u64, units: &[(u64, u8)]) {
     }
     b.u(n);
 }
+
+pub const BYTES: [(u64, u8); 3] = [(1 << 30, b'G'), (1 << 20, b'M'), (1 << 10, b'K')];
 
 fn uptime(b: &mut Buf, secs: u64) {
     human(
@@ -35,20 +38,13 @@ fn uptime(b: &mut Buf, secs: u64) {
 pub fn main(args: &[S]) -> i32 {
     let (mut all, mut json) = (false, false);
     let mut o = Opts::new(args);
-    while let Some(flag) = o.next_flag() {
-        match flag {
-            b"-a" | b"--all" => all = true,
-            b"--format" => match o.value(flag) {
-                Ok(b"json") => json = true,
-                Ok(b"table") => json = false,
-                _ => return fail(Error::new(b"ps --format", b"must be table or json")),
-            },
-            _ => {
-                return fail(Error::new(
-                    cat(&[b"ps: unknown flag ", flag]),
-                    b"usage: thinbox ps [-a] [--format json]",
-                ));
-            }
+    loop {
+        match o.flag(b"a.all -:format", b"usage: thinbox ps [-a] [--format json]") {
+            Ok(None) => break,
+            Ok(Some((0, _, _))) => all = true,
+            Ok(Some((_, _, v))) if v == b"json" || v == b"table" => json = v == b"json",
+            Ok(_) => return fail(Error::new(b"ps --format", b"must be table or json")),
+            Err(e) => return fail(e),
         }
     }
     let root = state::root(None);
@@ -91,11 +87,7 @@ pub fn main(args: &[S]) -> i32 {
             .and_then(|cg| rt::read_file(cat(&[cg, b"/memory.current"])).ok())
             .and_then(|v| rt::parse_u64(rt::trim(&v)));
         match current {
-            Some(n) => human(
-                &mut mem,
-                n,
-                &[(1 << 30, b'G'), (1 << 20, b'M'), (1 << 10, b'K')],
-            ),
+            Some(n) => human(&mut mem, n, &BYTES),
             None => {
                 mem.c(b'-');
             }
@@ -122,10 +114,11 @@ pub fn main(args: &[S]) -> i32 {
             json_out::put_str(&mut b, status);
             b.s(b",\"uptime\":");
             json_out::put_str(&mut b, up.as_slice());
-            b.s(b",\"memory\":").s(match current {
-                Some(_) => rt::cat(&[rt::Buf::new().u(current.unwrap_or(0)).as_slice()]),
-                None => b"null",
-            });
+            b.s(b",\"memory\":");
+            match current {
+                Some(n) => b.u(n),
+                None => b.s(b"null"),
+            };
             b.s(b",\"image\":");
             json_out::put_str(&mut b, image);
             b.s(b",\"command\":");
@@ -190,4 +183,26 @@ fn processes(root: &[u8], id: &[u8], json: bool) -> i32 {
     }
     rt::out(b.as_slice());
     0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn human() {
+        let h = |n, units: &[(u64, u8)]| {
+            let mut b = crate::rt::Buf::new();
+            super::human(&mut b, n, units);
+            b.0
+        };
+        assert_eq!(h(500, &super::BYTES), b"500");
+        assert_eq!(h(1536, &super::BYTES), b"1.5K");
+        assert_eq!(h(10 << 10, &super::BYTES), b"10K");
+        assert_eq!(h((1 << 30) + (1 << 29), &super::BYTES), b"1.5G");
+        assert_eq!(h(123 << 20, &super::BYTES), b"123M");
+        let mut b = crate::rt::Buf::new();
+        super::uptime(&mut b, 0);
+        super::uptime(&mut b.c(b' '), 90);
+        super::uptime(&mut b.c(b' '), 7200);
+        assert_eq!(b.0, b"0s 1.5m 2.0h");
+    }
 }

@@ -41,6 +41,12 @@ pub struct RunFlags {
     pub seccomp: Option<S>,
 }
 
+/// run's flags for `Opts::flag`; `parse` matches on the index.
+const FLAGS: &[u8] = b"-:rootfs -:data-root -:name h:hostname e:env w:workdir u:user t.tty \
+i.interactive -.read-only -:cap-add -:cap-drop -.privileged -:seccomp -.init d.detach -.rm \
+-:restart -:log-size -:root|state-root m:memory -:memory-swap -:cpu|cpus -:pids|pids-limit \
+-:net|network -:cgroup-root";
+
 fn bad(flag: &[u8], val: &[u8], why: &[u8]) -> Error {
     Error::new(cat(&[flag, b" ", val]), why)
 }
@@ -67,103 +73,151 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
     let mut memory_swap: Option<S> = None;
     let (mut cap_add, mut cap_drop, mut privileged) = (0u64, 0u64, false);
     let mut o = Opts::new(args);
-    while let Some(flag) = o.next_flag() {
-        match flag {
-            b"--rootfs" => rootfs = Some(o.value(flag)?),
-            b"--data-root" => f.data_root = Some(o.value(flag)?),
-            b"--name" => name = Some(o.value(flag)?),
-            b"--hostname" | b"-h" => c.hostname = Some(o.value(flag)?),
-            b"-e" | b"--env" => extra_env.push(o.value(flag)?),
-            b"-w" | b"--workdir" => {
-                let w = o.value(flag)?;
-                if w.first() != Some(&b'/') {
-                    return Err(bad(flag, w, b"must be an absolute path"));
+    while let Some((i, flag, v)) = o.flag(FLAGS, b"see 'thinbox run --help'")? {
+        let why: &[u8] = match i {
+            0 => {
+                rootfs = Some(v);
+                b""
+            }
+            1 => {
+                f.data_root = Some(v);
+                b""
+            }
+            2 => {
+                name = Some(v);
+                b""
+            }
+            3 => {
+                c.hostname = Some(v);
+                b""
+            }
+            4 => {
+                extra_env.push(v);
+                b""
+            }
+            5 | 25 => {
+                if i == 5 {
+                    c.cwd = v;
+                } else {
+                    f.cgroup_root = Some(v);
                 }
-                c.cwd = w;
-            }
-            b"-u" | b"--user" => user = Some(o.value(flag)?),
-            b"-t" | b"--tty" => c.tty = true,
-            b"-i" | b"--interactive" => {}
-            b"--read-only" => c.readonly_root = true,
-            b"--cap-add" => cap_add |= caps::mask(o.value(flag)?, flag)?,
-            b"--cap-drop" => cap_drop |= caps::mask(o.value(flag)?, flag)?,
-            b"--privileged" => privileged = true,
-            b"--seccomp" => f.seccomp = Some(o.value(flag)?),
-            b"--init" => f.init = true,
-            b"-d" | b"--detach" => f.detach = true,
-            b"--rm" => f.remove = true,
-            b"--restart" => {
-                let v = o.value(flag)?;
-                f.restart = supervise::parse_restart(v)
-                    .ok_or_else(|| bad(flag, v, b"must be no, on-failure[:N] or always"))?;
-            }
-            b"--log-size" => {
-                let v = o.value(flag)?;
-                f.log_size = Some(
-                    rt::parse_size(v)
-                        .filter(|&n| n >= 4096)
-                        .ok_or_else(|| bad(flag, v, b"must be a size of at least 4k"))?,
-                );
-            }
-            b"--root" | b"--state-root" => f.state_root = Some(o.value(flag)?),
-            b"-m" | b"--memory" => {
-                let v = o.value(flag)?;
-                let n = rt::parse_size(v).ok_or_else(|| {
-                    bad(flag, v, b"is not a size; use a number with an optional k, m or g suffix, such as 64m")
-                })?;
-                if n < MIN_MEMORY {
-                    return Err(bad(flag, v, b"is below the minimum of 6m"));
-                }
-                c.resources.memory = Some(n as i64);
-            }
-            b"--memory-swap" => memory_swap = Some(o.value(flag)?),
-            b"--cpu" | b"--cpus" => {
-                let v = o.value(flag)?;
-                let micro = rt::parse_micro(v).ok_or_else(|| {
-                    bad(
-                        flag,
-                        v,
-                        b"is not a number of CPUs; use a positive decimal such as 0.5",
-                    )
-                })?;
-                // The kernel's smallest quota is 1 ms per 100 ms period.
-                if micro < 10_000 {
-                    return Err(bad(flag, v, b"must be at least 0.01"));
-                }
-                let n = sys::cpu_count() as u64;
-                if micro > n * 1_000_000 {
-                    let mut b = Buf::new();
-                    b.s(b"is more than the ").u(n).s(b" CPUs of this machine");
-                    return Err(bad(flag, v, b.as_slice()));
-                }
-                c.resources.cpu_quota = Some((micro / 10) as i64);
-                c.resources.cpu_period = Some(100_000);
-            }
-            b"--pids" | b"--pids-limit" => {
-                let v = o.value(flag)?;
-                match rt::parse_u64(v) {
-                    Some(n) if n > 0 => c.resources.pids = Some(n as i64),
-                    _ => return Err(bad(flag, v, b"must be a whole number of at least 1")),
+                if v.first() == Some(&b'/') {
+                    b""
+                } else {
+                    b"must be an absolute path"
                 }
             }
-            b"--cgroup-root" => {
-                let v = o.value(flag)?;
-                if v.first() != Some(&b'/') {
-                    return Err(bad(flag, v, b"must be an absolute path"));
-                }
-                f.cgroup_root = Some(v);
+            6 => {
+                user = Some(v);
+                b""
             }
-            b"--net" | b"--network" => match o.value(flag)? {
-                b"host" => c.namespaces &= !sys::CLONE_NEWNET,
-                b"none" | b"private" => c.namespaces |= sys::CLONE_NEWNET,
-                v => return Err(bad(flag, v, b"must be host or none")),
+            7 => {
+                c.tty = true;
+                b""
+            }
+            9 => {
+                c.readonly_root = true;
+                b""
+            }
+            10 => {
+                cap_add |= caps::mask(v, flag)?;
+                b""
+            }
+            11 => {
+                cap_drop |= caps::mask(v, flag)?;
+                b""
+            }
+            12 => {
+                privileged = true;
+                b""
+            }
+            13 => {
+                f.seccomp = Some(v);
+                b""
+            }
+            14 => {
+                f.init = true;
+                b""
+            }
+            15 => {
+                f.detach = true;
+                b""
+            }
+            16 => {
+                f.remove = true;
+                b""
+            }
+            17 => match supervise::parse_restart(v) {
+                Some(r) => {
+                    f.restart = r;
+                    b""
+                }
+                None => b"must be no, on-failure[:N] or always",
             },
-            _ => {
-                return Err(Error::new(
-                    cat(&[b"run: unknown flag ", flag]),
-                    b"see 'thinbox run --help'",
-                ));
+            18 => {
+                f.log_size = rt::parse_size(v).filter(|&n| n >= 4096);
+                if f.log_size.is_some() {
+                    b""
+                } else {
+                    b"must be a size of at least 4k"
+                }
             }
+            19 => {
+                f.state_root = Some(v);
+                b""
+            }
+            20 => match rt::parse_size(v) {
+                None => b"is not a size such as 64m, 512k or 1g",
+                Some(n) if n < MIN_MEMORY => b"is below the minimum of 6m",
+                Some(n) => {
+                    c.resources.memory = Some(n as i64);
+                    b""
+                }
+            },
+            21 => {
+                memory_swap = Some(v);
+                b""
+            }
+            22 => {
+                let n = sys::cpu_count() as u64;
+                match rt::parse_micro(v) {
+                    None => b"is not a number of CPUs such as 0.5",
+                    // The kernel's smallest quota is 1 ms per 100 ms period.
+                    Some(m) if m < 10_000 => b"must be at least 0.01",
+                    Some(m) if m > n * 1_000_000 => {
+                        let mut b = Buf::new();
+                        b.s(b"is more than the ").u(n).s(b" CPUs of this machine");
+                        b.leak()
+                    }
+                    Some(m) => {
+                        c.resources.cpu_quota = Some((m / 10) as i64);
+                        c.resources.cpu_period = Some(100_000);
+                        b""
+                    }
+                }
+            }
+            23 => match rt::parse_u64(v) {
+                Some(n) if n > 0 => {
+                    c.resources.pids = Some(n as i64);
+                    b""
+                }
+                _ => b"must be a whole number of at least 1",
+            },
+            24 => match rt::pick(b"host none private", v) {
+                Some(0) => {
+                    c.namespaces &= !sys::CLONE_NEWNET;
+                    b""
+                }
+                Some(_) => {
+                    c.namespaces |= sys::CLONE_NEWNET;
+                    b""
+                }
+                None => b"must be host or none",
+            },
+            _ => b"",
+        };
+        if !why.is_empty() {
+            return Err(bad(flag, v, why));
         }
     }
     let cmd = o.rest();
@@ -293,17 +347,10 @@ pub fn set_user(c: &mut Container, u: S) -> Res<()> {
         Some(p) => (&u[..p], Some(&u[p + 1..])),
         None => (u, None),
     };
-    let passwd =
-        rt::read_file(rootfs::resolve_in_root(c.rootfs, b"/etc/passwd")).unwrap_or_default();
-    let entry = passwd.split(|&ch| ch == b'\n').find_map(|line| {
-        let f: alloc::vec::Vec<&[u8]> = line.split(|&ch| ch == b':').collect();
-        (f.len() >= 4 && (f[0] == user || f[2] == user))
-            .then(|| (rt::parse_u64(f[2]), rt::parse_u64(f[3])))
-    });
-    c.uid = match (rt::parse_u64(user), entry) {
-        (Some(n), _) => n as u32,
-        (None, Some((Some(n), _))) => n as u32,
-        _ => {
+    let entry = id_entry(c.rootfs, b"/etc/passwd", user, true);
+    c.uid = match rt::parse_u64(user).or(entry.and_then(|e| e.0)) {
+        Some(n) => n as u32,
+        None => {
             return Err(bad(
                 b"-u",
                 u,
@@ -312,46 +359,48 @@ pub fn set_user(c: &mut Container, u: S) -> Res<()> {
         }
     };
     c.gid = match group {
-        Some(g) => match rt::parse_u64(g) {
+        Some(g) => match rt::parse_u64(g)
+            .or_else(|| id_entry(c.rootfs, b"/etc/group", g, false).and_then(|e| e.0))
+        {
             Some(n) => n as u32,
             None => {
-                let groups = rt::read_file(rootfs::resolve_in_root(c.rootfs, b"/etc/group"))
-                    .unwrap_or_default();
-                groups
-                    .split(|&ch| ch == b'\n')
-                    .find_map(|line| {
-                        let f: alloc::vec::Vec<&[u8]> = line.split(|&ch| ch == b':').collect();
-                        (f.len() >= 3 && f[0] == g)
-                            .then(|| rt::parse_u64(f[2]))
-                            .flatten()
-                    })
-                    .ok_or_else(|| {
-                        bad(
-                            b"-u",
-                            u,
-                            b"no such group in the container's /etc/group; use a numeric GID",
-                        )
-                    })? as u32
+                return Err(bad(
+                    b"-u",
+                    u,
+                    b"no such group in the container's /etc/group; use a numeric GID",
+                ));
             }
         },
-        None => match entry {
-            Some((_, Some(g))) => g as u32,
-            _ => 0,
-        },
+        None => entry.and_then(|e| e.1).unwrap_or(0) as u32,
     };
     Ok(())
 }
 
+/// The third and fourth fields (ids) of the line of `file` in `root`
+/// whose name is `key` (or whose id is, for passwd, which needs four).
+#[inline(never)]
+fn id_entry(root: S, file: &[u8], key: &[u8], passwd: bool) -> Option<(Option<u64>, Option<u64>)> {
+    let data = rt::read_file(rootfs::resolve_in_root(root, file)).ok()?;
+    data.split(|&ch| ch == b'\n').find_map(|line| {
+        let mut f = line.split(|&ch| ch == b':');
+        let (name, _, id, gid) = (f.next()?, f.next()?, f.next()?, f.next());
+        let hit = if passwd {
+            gid.is_some() && (name == key || id == key)
+        } else {
+            name == key
+        };
+        hit.then(|| (rt::parse_u64(id), gid.and_then(rt::parse_u64)))
+    })
+}
+
 fn check_rootfs(path: &[u8]) -> Res<()> {
-    match sys::stat(path) {
-        Ok(st) if sys::is_dir(&st) => Ok(()),
-        Ok(_) => Err(Error::new(
-            cat(&[b"rootfs ", path]),
-            b"is not a directory; pass --rootfs DIR pointing at an unpacked root filesystem",
-        )),
-        Err(e) => Err(Error::sys(cat(&[b"rootfs ", path]), e)
-            .hint(b"pass --rootfs DIR pointing at an unpacked root filesystem")),
-    }
+    let what = cat(&[b"rootfs ", path]);
+    let e = match sys::stat(path) {
+        Ok(st) if sys::is_dir(&st) => return Ok(()),
+        Ok(_) => Error::new(what, b"is not a directory"),
+        Err(e) => Error::sys(what, e),
+    };
+    Err(e.hint(b"pass --rootfs DIR pointing at an unpacked root filesystem"))
 }
 
 /// Picks the cgroup: the one asked for, the default where cgroup2 is

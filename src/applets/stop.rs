@@ -6,29 +6,24 @@ use crate::rt::{self, Error, S, cat};
 use crate::state::{self, State};
 use crate::sys;
 
+const USAGE: &[u8] = b"usage: thinbox stop [-t SECS] NAME...";
+
 pub fn main(args: &[S]) -> i32 {
     let mut secs = 10;
     let mut o = Opts::new(args);
-    while let Some(flag) = o.next_flag() {
-        match flag {
-            b"-t" | b"--time" => match o.value(flag).ok().and_then(rt::parse_u64) {
+    loop {
+        match o.flag(b"t:time", USAGE) {
+            Ok(None) => break,
+            Ok(Some((_, _, v))) => match rt::parse_u64(v) {
                 Some(n) => secs = n,
                 None => return fail(Error::new(b"stop -t", b"needs a number of seconds")),
             },
-            _ => {
-                return fail(Error::new(
-                    cat(&[b"stop: unknown flag ", flag]),
-                    b"usage: thinbox stop [-t SECS] NAME...",
-                ));
-            }
+            Err(e) => return fail(e),
         }
     }
     let names = o.rest();
     if names.is_empty() {
-        return fail(Error::new(
-            b"stop",
-            b"usage: thinbox stop [-t SECS] NAME...",
-        ));
+        return fail(Error::new(b"stop", USAGE));
     }
     let root = state::root(None);
     let mut code = 0;
