@@ -633,3 +633,7 @@ fn allow_devices(c: &mut Container) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "oci_tests.rs"]
+mod tests;
