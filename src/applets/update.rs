@@ -42,7 +42,7 @@ fn update(args: &[S]) -> Res<()> {
     .map_err(|e| Error::sys(file, e))?;
     let j = json::parse(&text).map_err(|e| Error::new(file, e.msg))?;
     let mut c = Container::new(id, b"/");
-    crate::oci_res::resources(&mut c, &j)?;
+    crate::oci_res::parse(&mut c, &j)?;
     let root = state::root(None);
     let st = state::load(root, id)?;
     let cg = container::cgroup_of(&st)
