@@ -548,19 +548,18 @@ impl<'a> Rd<'a> {
         })
     }
 
-    /// An array of strings.
+    /// An array of strings, appended to `out`.
     #[inline(never)]
-    pub fn strs(&mut self, o: At<'a>, k: &'a [u8]) -> Option<Vec<S>> {
-        let a = self.sub(o, k, ARR)?;
-        let mut out = Vec::new();
-        for i in 0..a.items().len() {
-            let e = a.at(i);
-            out.extend(
-                self.check(Some(e.j), e.path, b"", STR)
-                    .and_then(Json::as_str),
-            );
+    pub fn strs(&mut self, o: At<'a>, k: &'a [u8], out: &mut Vec<S>) {
+        if let Some(a) = self.sub(o, k, ARR) {
+            for i in 0..a.items().len() {
+                let e = a.at(i);
+                out.extend(
+                    self.check(Some(e.j), e.path, b"", STR)
+                        .and_then(Json::as_str),
+                );
+            }
         }
-        Some(out)
     }
 }
 
@@ -896,7 +895,11 @@ mod tests {
             "big: expected a 32-bit value, got 4294967296"
         );
         assert_eq!(
-            e(&|r| r.strs(top, b"o").is_some()),
+            e(&|r| {
+                let mut v = Vec::new();
+                r.strs(top, b"o", &mut v);
+                v == [&b"x"[..]]
+            }),
             "o[0]: expected a string, got 1"
         );
         assert_eq!(e(&|r| r.need(top, b"gone", INT).is_none()), "gone: missing");

@@ -4,7 +4,7 @@
 
 use crate::caps::{self, Caps};
 use crate::json::{self, ANY, ARR, At, Json, OBJ, Rd, STR, U32, join};
-use crate::rt::{self, Buf, Error, Res, S, cat};
+use crate::rt::{Buf, Res, S, cat};
 use crate::spec::{self, Container, Device, IdMap, Mount, Rlimit};
 use crate::sys;
 use alloc::vec::Vec;
@@ -39,16 +39,6 @@ pub struct Bundle {
     pub hooks: [Vec<Hook>; 6],
     pub annotations: Vec<(S, S)>,
     pub console: Option<sys::Winsize>,
-}
-
-/// Reads `<bundle>/config.json` for container `id`.
-pub fn load(bundle: S, id: S) -> Res<Bundle> {
-    let path = cat(&[bundle, b"/config.json"]);
-    let text = rt::read_file(path).map_err(|e| {
-        Error::sys(path, e).hint(b"pass --bundle DIR holding config.json (thinbox spec writes one)")
-    })?;
-    let j = json::parse(&text).map_err(|e| Error::new(path, e.msg))?;
-    parse(&j, bundle, id)
 }
 
 pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
@@ -119,6 +109,7 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
     r.done(b)
 }
 
+#[inline(never)]
 fn hook<'a>(r: &mut Rd<'a>, h: At<'a>) -> Hook {
     let hp = r
         .need(h, b"path", STR)
@@ -127,18 +118,22 @@ fn hook<'a>(r: &mut Rd<'a>, h: At<'a>) -> Hook {
     if hp.first() != Some(&b'/') {
         r.fail(join(h.path, b"path"), cat(&[b"must be absolute, got ", hp]));
     }
-    Hook {
+    let mut k = Hook {
         path: hp,
-        args: r.strs(h, b"args").unwrap_or_default(),
-        env: r.strs(h, b"env").unwrap_or_default(),
-        timeout: match r.int(h, b"timeout") {
-            Some(n) if n <= 0 => {
-                r.no(b"must be positive");
-                None
-            }
-            n => n.map(|n| n as u64),
-        },
-    }
+        args: Vec::new(),
+        env: Vec::new(),
+        timeout: None,
+    };
+    r.strs(h, b"args", &mut k.args);
+    r.strs(h, b"env", &mut k.env);
+    k.timeout = match r.int(h, b"timeout") {
+        Some(n) if n <= 0 => {
+            r.no(b"must be positive");
+            None
+        }
+        n => n.map(|n| n as u64),
+    };
+    k
 }
 
 const RLIMITS: [&[u8]; 16] = [
@@ -160,6 +155,7 @@ const RLIMITS: [&[u8]; 16] = [
     b"RTTIME",
 ];
 
+#[inline(never)]
 fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
     let c = &mut b.c;
     if let Some(v) = r.bool(pr, b"terminal") {
@@ -173,12 +169,8 @@ fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
             ws_ypixel: 0,
         });
     }
-    if let Some(v) = r.strs(pr, b"args") {
-        c.args = v;
-    }
-    if let Some(v) = r.strs(pr, b"env") {
-        c.env = v;
-    }
+    r.strs(pr, b"args", &mut c.args);
+    r.strs(pr, b"env", &mut c.env);
     if let Some(v) = r.str(pr, b"cwd") {
         c.cwd = v;
         if v.first() != Some(&b'/') {
@@ -324,6 +316,7 @@ fn propagation(w: &[u8]) -> Option<u64> {
     Some(f | rec)
 }
 
+#[inline(never)]
 fn mount<'a>(r: &mut Rd<'a>, m: At<'a>, bundle: S) -> Mount {
     r.check(Some(m.j), m.path, b"", OBJ);
     let dest = r
@@ -334,20 +327,20 @@ fn mount<'a>(r: &mut Rd<'a>, m: At<'a>, bundle: S) -> Mount {
     let mut source = r.str(m, b"source").unwrap_or(kind);
     let mut flags = 0u64;
     let mut data = Buf::new();
-    if let Some(o) = r.strs(m, b"options") {
-        for w in o {
-            if let Some((_, set, clear)) = MOUNT_OPTS.iter().find(|(n, _, _)| *n == w) {
-                flags = (flags | set) & !clear;
-            } else if let Some(f) = propagation(w) {
-                flags |= f;
-            } else if w == b"tmpcopyup" || w.starts_with(b"x-") {
-                // Userspace-only options, as runc and crun treat them.
-            } else {
-                if !data.0.is_empty() {
-                    data.c(b',');
-                }
-                data.s(w);
+    let mut opts = Vec::new();
+    r.strs(m, b"options", &mut opts);
+    for w in opts {
+        if let Some((_, set, clear)) = MOUNT_OPTS.iter().find(|(n, _, _)| *n == w) {
+            flags = (flags | set) & !clear;
+        } else if let Some(f) = propagation(w) {
+            flags |= f;
+        } else if w == b"tmpcopyup" || w.starts_with(b"x-") {
+            // Userspace-only options, as runc and crun treat them.
+        } else {
+            if !data.0.is_empty() {
+                data.c(b',');
             }
+            data.s(w);
         }
     }
     if kind == b"bind" {
@@ -391,6 +384,7 @@ fn idmaps<'a>(r: &mut Rd<'a>, l: At<'a>, k: &'static [u8]) -> Option<Vec<IdMap>>
     Some(out)
 }
 
+#[inline(never)]
 fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
     if let Some(ns) = r.sub(l, b"namespaces", ARR) {
         for i in 0..ns.items().len() {
@@ -453,12 +447,8 @@ fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
             }
         }
     }
-    if let Some(v) = r.strs(l, b"maskedPaths") {
-        c.masked_paths = v;
-    }
-    if let Some(v) = r.strs(l, b"readonlyPaths") {
-        c.readonly_paths = v;
-    }
+    r.strs(l, b"maskedPaths", &mut c.masked_paths);
+    r.strs(l, b"readonlyPaths", &mut c.readonly_paths);
     if let Some(w) = r.str(l, b"rootfsPropagation") {
         match propagation(w) {
             Some(f) => c.rootfs_propagation = f | spec::MS_REC,
@@ -485,6 +475,7 @@ fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
     }
 }
 
+#[inline(never)]
 fn device<'a>(r: &mut Rd<'a>, d: At<'a>) -> Device {
     r.check(Some(d.j), d.path, b"", OBJ);
     let path = r
