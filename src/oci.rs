@@ -435,7 +435,7 @@ fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
         c.cgroup_explicit = true;
     }
     if let Some(res) = l.j.get(b"resources") {
-        crate::oci_res::resources(r, c, res);
+        crate::oci_res::resources(r, &mut c.resources, res);
     }
     if !c.resources.devices.is_empty() {
         allow_devices(c);

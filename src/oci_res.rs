@@ -4,7 +4,7 @@
 
 use crate::json::{ANY, ARR, At, BOOL, INT, Json, OBJ, Rd, STR, UINT, join};
 use crate::rt::{Buf, Res, S, cat};
-use crate::spec::Container;
+use crate::spec::Resources;
 
 fn num(n: i64) -> S {
     let mut b = Buf::new();
@@ -12,8 +12,8 @@ fn num(n: i64) -> S {
     b.leak()
 }
 
-fn v1(c: &mut Container, file: S, val: S) {
-    c.resources.v1.push((file, val));
+fn v1(c: &mut Resources, file: S, val: S) {
+    c.v1.push((file, val));
 }
 
 #[inline(never)]
@@ -102,7 +102,7 @@ const THROTTLE: [(&[u8], &[u8], &[u8]); 4] = [
 ];
 
 /// `linux.resources` (or update's whole document) into `c.resources`.
-pub fn parse(c: &mut Container, j: &Json) -> Res<()> {
+pub fn parse(c: &mut Resources, j: &Json) -> Res<()> {
     let mut r = Rd::new();
     resources(&mut r, c, j);
     r.done(())
@@ -112,7 +112,7 @@ const V2_NONE: &[u8] = b": cgroup v2 has no equivalent";
 const V2_ONLY: &[u8] = b": needs cgroup v2";
 
 /// Reads `j` with null as absent, as runc does here.
-pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Container, j: &'a Json) {
+pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
     const RP: &[u8] = b"linux.resources";
     let nulls = r.nulls;
     r.nulls = true;
@@ -141,21 +141,20 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Container, j: &'a Json) {
                 _ => v.as_u64().unwrap_or(0) as i64,
             };
             let path = join(o.path, k);
-            let rs = &mut c.resources;
             let mut val = match v.as_str() {
                 Some(s) => Some(s),
                 None => Some(num(n)),
             };
             match how {
-                V1_ONLY => only(&mut rs.v2_error, path, V2_NONE),
+                V1_ONLY => only(&mut c.v2_error, path, V2_NONE),
                 LIMIT => {
                     limit = Some(n);
-                    rs.memory = Some(n);
+                    c.memory = Some(n);
                 }
-                LOW => rs.memory_low = Some(n),
+                LOW => c.memory_low = Some(n),
                 SWAP => {
                     // OCI swap is memory plus swap, as in v1's memsw.
-                    rs.swap = Some(match limit {
+                    c.swap = Some(match limit {
                         _ if n < 0 => -1,
                         Some(l) if l >= 0 => {
                             if n < l {
@@ -176,29 +175,29 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Container, j: &'a Json) {
                     if n as u64 > 100 {
                         r.no(b"must be 0 to 100");
                     }
-                    only(&mut rs.v2_error, path, V2_NONE);
+                    only(&mut c.v2_error, path, V2_NONE);
                 }
                 OOM => {
                     val = None;
                     if n != 0 {
                         val = Some(b"1");
-                        only(&mut rs.v2_error, path, V2_NONE);
+                        only(&mut c.v2_error, path, V2_NONE);
                     }
                 }
                 SHARES => {
                     val = None;
                     if n != 0 {
                         let n = (n as u64).clamp(2, 262_144);
-                        rs.cpu_weight = Some(1 + ((n - 2) * 9999) / 262_142);
+                        c.cpu_weight = Some(1 + ((n - 2) * 9999) / 262_142);
                         val = Some(num(n as i64));
                     }
                 }
-                QUOTA => rs.cpu_quota = Some(if n <= 0 { -1 } else { n }),
+                QUOTA => c.cpu_quota = Some(if n <= 0 { -1 } else { n }),
                 PERIOD => {
                     if n != 0 {
-                        rs.cpu_period = Some(n as u64);
+                        c.cpu_period = Some(n as u64);
                         // v1 wants the period before a quota that depends on it.
-                        rs.v1.insert(0, (file, num(n)));
+                        c.v1.insert(0, (file, num(n)));
                     }
                     val = None;
                 }
@@ -208,28 +207,28 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Container, j: &'a Json) {
                     if !s.is_empty() {
                         val = Some(s);
                         *if how == CPUS {
-                            &mut rs.cpuset_cpus
+                            &mut c.cpuset_cpus
                         } else {
-                            &mut rs.cpuset_mems
+                            &mut c.cpuset_mems
                         } = Some(s);
                     }
                 }
                 IDLE => {
-                    rs.files.push((file, num(n)));
-                    only(&mut rs.v1_error, path, V2_ONLY);
+                    c.files.push((file, num(n)));
+                    only(&mut c.v1_error, path, V2_ONLY);
                     val = None;
                 }
                 PIDS_MAX => {
-                    rs.pids = Some(if n <= 0 { -1 } else { n });
+                    c.pids = Some(if n <= 0 { -1 } else { n });
                     if n <= 0 {
                         val = Some(b"max");
                     }
                 }
-                WEIGHT => rs.files.push((b"io.bfq.weight", num(n))),
+                WEIGHT => c.files.push((b"io.bfq.weight", num(n))),
                 _ => {}
             }
             if let Some(val) = val {
-                rs.v1.push((file, val));
+                c.v1.push((file, val));
             }
         }
         if si == BLKIO {
@@ -239,7 +238,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Container, j: &'a Json) {
                     let dev = majmin(r, e);
                     if let Some(w) = r.uint(e, b"weight") {
                         let line = cat(&[dev, b" ", num(w as i64)]);
-                        c.resources.files.push((b"io.bfq.weight", line));
+                        c.files.push((b"io.bfq.weight", line));
                         v1(c, b"blkio.weight_device", line);
                     }
                 }
@@ -255,7 +254,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Container, j: &'a Json) {
                     let n = num(rate.unwrap_or(0) as i64);
                     v1(c, file, cat(&[dev, b" ", n]));
                     let line = cat(&[dev, b" ", key, b"=", n]);
-                    c.resources.files.push((b"io.max", line));
+                    c.files.push((b"io.max", line));
                 }
             }
         }
@@ -268,7 +267,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Container, j: &'a Json) {
                 let pr = r.need(e, b"priority", UINT).and_then(Json::as_u64);
                 let line = cat(&[name.unwrap_or(b""), b" ", num(pr.unwrap_or(0) as i64)]);
                 v1(c, b"net_prio.ifpriomap", line);
-                only(&mut c.resources.v2_error, l.path, V2_NONE);
+                only(&mut c.v2_error, l.path, V2_NONE);
             }
         }
     }
@@ -278,8 +277,8 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Container, j: &'a Json) {
             if k.contains(&b'/') || k.starts_with(b"cgroup.") {
                 r.fail(join(u.path, k), b"not a controller file");
             }
-            c.resources.files.push((k, val.unwrap_or(b"")));
-            only(&mut c.resources.v1_error, u.path, V2_ONLY);
+            c.files.push((k, val.unwrap_or(b"")));
+            only(&mut c.v1_error, u.path, V2_ONLY);
         }
     }
     if let Some(l) = r.sub(res, b"devices", ARR) {
@@ -301,7 +300,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Container, j: &'a Json) {
             if access.is_empty() || !access.iter().all(|ch| b"rwm".contains(ch)) {
                 r.fail(join(l.path, b"access"), b"expected letters of rwm");
             }
-            c.resources.devices.push(crate::spec::DevRule {
+            c.devices.push(crate::spec::DevRule {
                 allow: allow == Some(true),
                 kind,
                 major,
@@ -318,7 +317,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Container, j: &'a Json) {
     r.nulls = nulls;
 }
 
-fn hugepages<'a>(r: &mut Rd<'a>, c: &mut Container, res: At<'a>) {
+fn hugepages<'a>(r: &mut Rd<'a>, c: &mut Resources, res: At<'a>) {
     let Some(l) = r.sub(res, b"hugepageLimits", ARR) else {
         return;
     };
@@ -330,7 +329,7 @@ fn hugepages<'a>(r: &mut Rd<'a>, c: &mut Container, res: At<'a>) {
         let n = num(n.unwrap_or(0) as i64);
         v1(c, cat(&[b"hugetlb.", size, b".limit_in_bytes"]), n);
         let f = cat(&[b"hugetlb.", size, b".max"]);
-        c.resources.files.push((f, n));
+        c.files.push((f, n));
     }
 }
 

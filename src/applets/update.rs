@@ -4,7 +4,7 @@ use super::{Opts, fail};
 use crate::container;
 use crate::json;
 use crate::rt::{self, Error, Res, S, cat};
-use crate::spec::Container;
+use crate::spec::Resources;
 use crate::state;
 
 pub fn main(args: &[S]) -> i32 {
@@ -41,11 +41,11 @@ fn update(args: &[S]) -> Res<()> {
     }
     .map_err(|e| Error::sys(file, e))?;
     let j = json::parse(&text).map_err(|e| Error::new(file, e.msg))?;
-    let mut c = Container::new(id, b"/");
-    crate::oci_res::parse(&mut c, &j)?;
+    let mut res = Resources::default();
+    crate::oci_res::parse(&mut res, &j)?;
     let root = state::root(None);
     let st = state::load(root, id)?;
     let cg = container::cgroup_of(&st)
         .ok_or_else(|| Error::new(cat(&[b"container ", id]), b"has no cgroup"))?;
-    container::write_resources(&cg, &c.resources)
+    container::write_resources(&cg, &res)
 }
