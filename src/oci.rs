@@ -270,8 +270,9 @@ fn selinux<'a>(r: &mut Rd<'a>, o: At<'a>, k: &'a [u8]) {
     }
 }
 
-/// Mount option words and their flag effect: (word, set, clear).
-const MOUNT_OPTS: [(&[u8], u64, u64); 26] = [
+/// Mount option words and their flag effect: (word, set, clear). The
+/// propagation words come last.
+const MOUNT_OPTS: [(&[u8], u64, u64); 34] = [
     (b"ro", spec::MS_RDONLY, 0),
     (b"rw", 0, spec::MS_RDONLY),
     (b"nosuid", spec::MS_NOSUID, 0),
@@ -298,22 +299,19 @@ const MOUNT_OPTS: [(&[u8], u64, u64); 26] = [
     (b"rbind", spec::MS_BIND | spec::MS_REC, 0),
     (b"silent", 32768, 0),
     (b"loud", 0, 32768),
+    (b"private", spec::MS_PRIVATE, 0),
+    (b"rprivate", spec::MS_PRIVATE | spec::MS_REC, 0),
+    (b"shared", spec::MS_SHARED, 0),
+    (b"rshared", spec::MS_SHARED | spec::MS_REC, 0),
+    (b"slave", spec::MS_SLAVE, 0),
+    (b"rslave", spec::MS_SLAVE | spec::MS_REC, 0),
+    (b"unbindable", spec::MS_UNBINDABLE, 0),
+    (b"runbindable", spec::MS_UNBINDABLE | spec::MS_REC, 0),
 ];
 
-/// Propagation words; the "r" forms add MS_REC.
-fn propagation(w: &[u8]) -> Option<u64> {
-    let (rec, w) = match w.strip_prefix(b"r") {
-        Some(rest) if rest != b"o" && rest != b"w" && rest != b"bind" => (spec::MS_REC, rest),
-        _ => (0, w),
-    };
-    let f = match w {
-        b"private" => spec::MS_PRIVATE,
-        b"shared" => spec::MS_SHARED,
-        b"slave" => spec::MS_SLAVE,
-        b"unbindable" => spec::MS_UNBINDABLE,
-        _ => return None,
-    };
-    Some(f | rec)
+#[inline(never)]
+fn mount_opt(w: &[u8]) -> Option<&'static (&'static [u8], u64, u64)> {
+    MOUNT_OPTS.iter().find(|(n, _, _)| *n == w)
 }
 
 #[inline(never)]
@@ -330,10 +328,8 @@ fn mount<'a>(r: &mut Rd<'a>, m: At<'a>, bundle: S) -> Mount {
     let mut opts = Vec::new();
     r.strs(m, b"options", &mut opts);
     for w in opts {
-        if let Some((_, set, clear)) = MOUNT_OPTS.iter().find(|(n, _, _)| *n == w) {
+        if let Some((_, set, clear)) = mount_opt(w) {
             flags = (flags | set) & !clear;
-        } else if let Some(f) = propagation(w) {
-            flags |= f;
         } else if w == b"tmpcopyup" || w.starts_with(b"x-") {
             // Userspace-only options, as runc and crun treat them.
         } else {
@@ -450,9 +446,11 @@ fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
     r.strs(l, b"maskedPaths", &mut c.masked_paths);
     r.strs(l, b"readonlyPaths", &mut c.readonly_paths);
     if let Some(w) = r.str(l, b"rootfsPropagation") {
-        match propagation(w) {
-            Some(f) => c.rootfs_propagation = f | spec::MS_REC,
-            None => r.no(b"unknown propagation"),
+        match mount_opt(w) {
+            Some(&(_, f, _)) if f & spec::MS_PROPAGATION != 0 => {
+                c.rootfs_propagation = f | spec::MS_REC
+            }
+            _ => r.no(b"unknown propagation"),
         }
     }
     selinux(r, l, b"mountLabel");
@@ -527,35 +525,34 @@ pub fn docker_devices(c: &mut Container) {
 /// anywhere, the standard nodes, ptys) and the config's own devices, as
 /// runc and crun add them.
 fn allow_devices(c: &mut Container) {
-    use crate::spec::DevRule;
-    let rule = |kind: u8, major: i64, minor: i64, access: u8| DevRule {
-        allow: true,
-        kind,
-        major,
-        minor,
-        access,
-    };
-    c.resources.devices.push(rule(b'c', -1, -1, 1));
-    c.resources.devices.push(rule(b'b', -1, -1, 1));
-    for (ma, mi) in [
-        (1, 3),
-        (1, 5),
-        (1, 7),
-        (1, 8),
-        (1, 9),
-        (5, 0),
-        (5, 1),
-        (5, 2),
-        (136, -1),
-    ] {
-        c.resources.devices.push(rule(b'c', ma, mi, 7));
-    }
-    for d in c.devices.clone() {
-        if d.kind != b'p' {
-            c.resources
-                .devices
-                .push(rule(d.kind, d.major as i64, d.minor as i64, 7));
-        }
+    // (kind, major, minor, access): mknod of any node, then the standard
+    // nodes and ptys.
+    const STD: [(u8, i16, i16, u8); 11] = [
+        (b'c', -1, -1, 1),
+        (b'b', -1, -1, 1),
+        (b'c', 1, 3, 7),
+        (b'c', 1, 5, 7),
+        (b'c', 1, 7, 7),
+        (b'c', 1, 8, 7),
+        (b'c', 1, 9, 7),
+        (b'c', 5, 0, 7),
+        (b'c', 5, 1, 7),
+        (b'c', 5, 2, 7),
+        (b'c', 136, -1, 7),
+    ];
+    let own = c.devices.iter().filter(|d| d.kind != b'p');
+    let own = own.map(|d| (d.kind, d.major as i64, d.minor as i64, 7));
+    let all = STD
+        .iter()
+        .map(|&(k, ma, mi, a)| (k, ma as i64, mi as i64, a));
+    for (kind, major, minor, access) in all.chain(own) {
+        c.resources.devices.push(crate::spec::DevRule {
+            allow: true,
+            kind,
+            major,
+            minor,
+            access,
+        });
     }
 }
 

@@ -12,8 +12,14 @@ fn num(n: i64) -> S {
     b.leak()
 }
 
+#[inline(never)]
 fn v1(c: &mut Resources, file: S, val: S) {
     c.v1.push((file, val));
+}
+
+#[inline(never)]
+fn v2(c: &mut Resources, file: S, val: S) {
+    c.files.push((file, val));
 }
 
 #[inline(never)]
@@ -214,7 +220,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
                     }
                 }
                 IDLE => {
-                    c.files.push((file, num(n)));
+                    v2(c, file, num(n));
                     only(&mut c.v1_error, path, V2_ONLY);
                     val = None;
                 }
@@ -224,7 +230,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
                         val = Some(b"max");
                     }
                 }
-                WEIGHT => c.files.push((b"io.bfq.weight", num(n))),
+                WEIGHT => v2(c, b"io.bfq.weight", num(n)),
                 _ => {}
             }
             if let Some(val) = val {
@@ -238,7 +244,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
                     let dev = majmin(r, e);
                     if let Some(w) = r.uint(e, b"weight") {
                         let line = cat(&[dev, b" ", num(w as i64)]);
-                        c.files.push((b"io.bfq.weight", line));
+                        v2(c, b"io.bfq.weight", line);
                         v1(c, b"blkio.weight_device", line);
                     }
                 }
@@ -254,7 +260,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
                     let n = num(rate.unwrap_or(0) as i64);
                     v1(c, file, cat(&[dev, b" ", n]));
                     let line = cat(&[dev, b" ", key, b"=", n]);
-                    c.files.push((b"io.max", line));
+                    v2(c, b"io.max", line);
                 }
             }
         }
@@ -277,7 +283,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
             if k.contains(&b'/') || k.starts_with(b"cgroup.") {
                 r.fail(join(u.path, k), b"not a controller file");
             }
-            c.files.push((k, val.unwrap_or(b"")));
+            v2(c, k, val.unwrap_or(b""));
             only(&mut c.v1_error, u.path, V2_ONLY);
         }
     }
@@ -329,7 +335,7 @@ fn hugepages<'a>(r: &mut Rd<'a>, c: &mut Resources, res: At<'a>) {
         let n = num(n.unwrap_or(0) as i64);
         v1(c, cat(&[b"hugetlb.", size, b".limit_in_bytes"]), n);
         let f = cat(&[b"hugetlb.", size, b".max"]);
-        c.files.push((f, n));
+        v2(c, f, n);
     }
 }
 
