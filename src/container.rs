@@ -5,7 +5,7 @@
 use crate::cgroup::{self, Cgroup};
 use crate::json;
 use crate::oci::{self, Bundle};
-use crate::rt::{self, Buf, Error, Res, S, cat};
+use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
 use crate::state::{self, State};
 use crate::sys;
 use alloc::vec::Vec;
@@ -63,7 +63,7 @@ pub fn cgroup_of(st: &State) -> Option<Cgroup> {
 /// The config.json copy taken at create.
 pub fn bundle_of(root: &[u8], id: &[u8], st: &State) -> Res<Bundle> {
     let path = cat(&[root, b"/", id, b"/config.json"]);
-    let text = rt::read_file(path).map_err(|e| Error::sys(path, e))?;
+    let text = rt::read_file(path).ctx(path)?;
     let j = json::parse(&text).map_err(|e| Error::new(path, e.msg))?;
     oci::parse(&j, st.get(b"bundle").unwrap_or(b"/"), cat(&[id]))
 }
@@ -170,8 +170,7 @@ pub fn write_resources(cg: &Cgroup, r: &crate::spec::Resources) -> Res<()> {
             .iter()
             .find(|d| d.starts_with(cat(&[b"/sys/fs/cgroup/", ctrl, b"/"])))
         {
-            rt::write_file(cat(&[d, b"/", f]), v)
-                .map_err(|e| Error::sys(cat(&[b"cgroup ", f, b" = ", v]), e))?;
+            rt::write_file(cat(&[d, b"/", f]), v).ctx(cat(&[b"cgroup ", f, b" = ", v]))?;
         }
     }
     Ok(())

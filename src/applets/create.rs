@@ -8,7 +8,7 @@ use crate::cgroup;
 use crate::container::{self, FIFO};
 use crate::hooks;
 use crate::oci::{self, Bundle};
-use crate::rt::{self, Buf, Error, Res, S, cat};
+use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
 use crate::spawn;
 use crate::state::{self, State};
 use crate::sys;
@@ -150,9 +150,8 @@ pub fn create(f: &Flags) -> Res<Created> {
     st.set(b"created", state::rfc3339(secs, nanos));
     let r = (|| {
         let cfg = cat(&[dir, b"/config.json"]);
-        let fd = sys::open(cfg, sys::O_WRONLY | sys::O_CREAT | sys::O_CLOEXEC, 0o600)
-            .map_err(|e| Error::sys(cfg, e))?;
-        sys::write_all(fd.raw(), &text).map_err(|e| Error::sys(cfg, e))?;
+        let fd = sys::open(cfg, sys::O_WRONLY | sys::O_CREAT | sys::O_CLOEXEC, 0o600).ctx(cfg)?;
+        sys::write_all(fd.raw(), &text).ctx(cfg)?;
         let cg = cgroup::create_oci(b.c.cgroup_path, id, &b.c.resources)?;
         if let Some(cg) = &cg {
             container::cgroups_into(&mut st, cg);
@@ -184,9 +183,8 @@ fn spawn_init(
 ) -> Res<(i32, Option<sys::Fd>)> {
     let id = f.id;
     let fifo = cat(&[root, b"/", id, FIFO]);
-    sys::mknodat(sys::AT_FDCWD, fifo, sys::S_IFIFO | 0o600, 0).map_err(|e| Error::sys(fifo, e))?;
-    let start =
-        sys::open(fifo, sys::O_RDWR | sys::O_CLOEXEC, 0).map_err(|e| Error::sys(fifo, e))?;
+    sys::mknodat(sys::AT_FDCWD, fifo, sys::S_IFIFO | 0o600, 0).ctx(fifo)?;
+    let start = sys::open(fifo, sys::O_RDWR | sys::O_CLOEXEC, 0).ctx(fifo)?;
     let hook_state = |pid: i32| -> Res<alloc::vec::Vec<u8>> {
         let mut s = st.clone();
         s.set_num(b"pid", pid as u64);
@@ -223,6 +221,7 @@ fn spawn_init(
 /// Written atomically, as runc does: callers poll for it.
 pub fn write_pid_file(path: S, pid: i32) -> Res<()> {
     let path = absolute(path);
+    let what = cat(&[b"--pid-file ", path]);
     let tmp = cat(&[path, b".tmp"]);
     let mut b = Buf::new();
     b.u(pid as u64);
@@ -231,21 +230,19 @@ pub fn write_pid_file(path: S, pid: i32) -> Res<()> {
         sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC | sys::O_CLOEXEC,
         0o644,
     )
-    .map_err(|e| Error::sys(cat(&[b"--pid-file ", path]), e))?;
-    sys::write_all(fd.raw(), b.as_slice())
-        .map_err(|e| Error::sys(cat(&[b"--pid-file ", path]), e))?;
+    .ctx(what)?;
+    sys::write_all(fd.raw(), b.as_slice()).ctx(what)?;
     drop(fd);
-    sys::rename(tmp, path).map_err(|e| Error::sys(cat(&[b"--pid-file ", path]), e))?;
+    sys::rename(tmp, path).ctx(what)?;
     Ok(())
 }
 
 /// Sends the pty master over the unix socket, with SCM_RIGHTS.
 pub fn send_console(path: &[u8], master: i32) -> Res<()> {
     let what = cat(&[b"--console-socket ", path]);
-    let s = sys::socket(sys::AF_UNIX, sys::SOCK_STREAM | sys::SOCK_CLOEXEC)
-        .map_err(|e| Error::sys(what, e))?;
-    sys::connect_unix(s.raw(), path).map_err(|e| Error::sys(what, e))?;
-    sys::send_with_fd(s.raw(), b"/dev/ptmx", Some(master)).map_err(|e| Error::sys(what, e))?;
+    let s = sys::socket(sys::AF_UNIX, sys::SOCK_STREAM | sys::SOCK_CLOEXEC).ctx(what)?;
+    sys::connect_unix(s.raw(), path).ctx(what)?;
+    sys::send_with_fd(s.raw(), b"/dev/ptmx", Some(master)).ctx(what)?;
     Ok(())
 }
 
@@ -268,9 +265,8 @@ pub fn run_oci(args: &[S]) -> i32 {
     let r = (|| -> Res<i32> {
         let f = parse(args, true)?;
         let set = spawn::forward_set();
-        let old =
-            sys::sigprocmask(sys::SIG_BLOCK, set).map_err(|e| Error::sys(b"sigprocmask", e))?;
-        let sigfd = sys::signalfd(set).map_err(|e| Error::sys(b"signalfd", e))?;
+        let old = sys::sigprocmask(sys::SIG_BLOCK, set).ctx(b"sigprocmask")?;
+        let sigfd = sys::signalfd(set).ctx(b"signalfd")?;
         let cr = create(&f)?;
         let _ = sys::sigprocmask(sys::SIG_SETMASK, old);
         if let Err(e) = crate::applets::start::start(cr.root, f.id) {
@@ -282,8 +278,7 @@ pub fn run_oci(args: &[S]) -> i32 {
             return Ok(0);
         }
         let _ = sys::sigprocmask(sys::SIG_BLOCK, set);
-        let (a, _b) =
-            sys::socketpair(sys::SOCK_SEQPACKET).map_err(|e| Error::sys(b"socketpair", e))?;
+        let (a, _b) = sys::socketpair(sys::SOCK_SEQPACKET).ctx(b"socketpair")?;
         let child = spawn::Child {
             pid: cr.pid,
             pty: if f.console_socket.is_none() {

@@ -2,7 +2,7 @@
 //! config.json, as `runc spec` does.
 
 use super::{Opts, fail};
-use crate::rt::{Buf, Error, Res, S, cat};
+use crate::rt::{Buf, Ctx, Error, Res, S, cat};
 use crate::sys;
 
 const HEAD: &[u8] = br#"{
@@ -93,6 +93,6 @@ fn spec(args: &[S]) -> Res<()> {
             Error::sys(path, e)
         }
     })?;
-    sys::write_all(fd.raw(), b.as_slice()).map_err(|e| Error::sys(path, e))?;
+    sys::write_all(fd.raw(), b.as_slice()).ctx(path)?;
     Ok(())
 }
