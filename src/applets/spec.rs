@@ -26,10 +26,14 @@ const HEAD: &[u8] = br#"{
   "mounts": [
     {"destination": "/proc", "type": "proc", "source": "proc"},
     {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"GID]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620""#;
+
+const MID: &[u8] = br#"]},
     {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
     {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-    SYS
+    "#;
+
+const LINUX: &[u8] = br#"
   ],
   "linux": {
 "#;
@@ -62,19 +66,12 @@ fn spec(args: &[S]) -> Res<()> {
         }
     }
     let path = cat(&[bundle, b"/config.json"]);
-    let mut text = HEAD.to_vec();
-    let replace = |t: &mut alloc::vec::Vec<u8>, from: &[u8], to: &[u8]| {
-        if let Some(i) = t.windows(from.len()).position(|w| w == from) {
-            t.splice(i..i + from.len(), to.iter().copied());
-        }
-    };
-    replace(
-        &mut text,
-        b"GID",
-        if rootless { b"" } else { b", \"gid=5\"" },
-    );
-    replace(&mut text, b"SYS", if rootless { SYS_ROOTLESS } else { SYS });
-    let mut b = Buf(text);
+    let mut b = Buf::new();
+    b.s(HEAD)
+        .s(if rootless { b"" } else { b", \"gid=5\"" })
+        .s(MID)
+        .s(if rootless { SYS_ROOTLESS } else { SYS })
+        .s(LINUX);
     if rootless {
         let (uid, gid) = (sys::geteuid(), sys::getegid());
         b.s(b"    \"uidMappings\": [{\"containerID\": 0, \"hostID\": ")
