@@ -139,6 +139,12 @@ pub fn destroy(root: &[u8], id: &[u8], st: &State) {
     }
 }
 
+/// "container ID: WHY".
+#[inline(never)]
+pub fn err(id: &[u8], why: &[u8]) -> Error {
+    Error::new(cat(&[b"container ", id]), why)
+}
+
 pub fn warn(e: Error) {
     rt::err(cat(&[b"thinbox: warning: ", e.msg, b"\n"]));
 }

@@ -137,7 +137,7 @@ pub fn create(f: &Flags) -> Res<Created> {
     }
     let dir = state::create_dir(root, id).map_err(|e| {
         if sys::lstat(state::dir(root, id)).is_ok() {
-            Error::new(cat(&[b"container ", id]), b"already exists")
+            container::err(id, b"already exists")
         } else {
             e
         }

@@ -34,8 +34,8 @@ fn delete(args: &[S]) -> Res<()> {
     };
     let status = container::status(root, id, &st);
     if !force && status != b"stopped" {
-        return Err(Error::new(
-            cat(&[b"container ", id]),
+        return Err(container::err(
+            id,
             cat(&[b"is ", status, b"; stop it first or use delete --force"]),
         ));
     }

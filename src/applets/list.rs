@@ -3,7 +3,6 @@
 
 use super::{Opts, fail};
 use crate::container;
-use crate::json;
 use crate::rt::{self, Buf, Error, S, cat};
 use crate::state;
 
@@ -59,7 +58,6 @@ pub fn main(args: &[S]) -> i32 {
     if as_json {
         b.s(b"]\n");
     }
-    let _ = json::put_str;
     rt::out(b.as_slice());
     0
 }

@@ -31,13 +31,10 @@ fn set(id: &[u8], freeze: bool) -> Res<()> {
     let status = container::status(root, id, &st);
     let want: &[u8] = if freeze { b"running" } else { b"paused" };
     if status != want {
-        return Err(Error::new(
-            cat(&[b"container ", id]),
-            cat(&[b"is ", status]),
-        ));
+        return Err(container::err(id, cat(&[b"is ", status])));
     }
-    let cg = container::cgroup_of(&st)
-        .ok_or_else(|| Error::new(cat(&[b"container ", id]), b"has no cgroup to freeze"))?;
+    let cg =
+        container::cgroup_of(&st).ok_or_else(|| container::err(id, b"has no cgroup to freeze"))?;
     if cg.v1.is_empty() {
         let f = cat(&[cg.path, b"/cgroup.freeze"]);
         rt::write_file(f, if freeze { b"1" } else { b"0" }).ctx(f)?;
@@ -50,10 +47,7 @@ fn set(id: &[u8], freeze: bool) -> Res<()> {
             }
             sys::sleep_ms(1);
         }
-        return Err(Error::new(
-            cat(&[b"container ", id]),
-            b"did not freeze in time",
-        ));
+        return Err(container::err(id, b"did not freeze in time"));
     }
     let dir = cg
         .v1

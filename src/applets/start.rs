@@ -22,8 +22,8 @@ pub fn start(root: &[u8], id: &[u8]) -> Res<()> {
     let st = state::load(root, id)?;
     let status = container::status(root, id, &st);
     if status != b"created" {
-        return Err(Error::new(
-            cat(&[b"container ", id]),
+        return Err(container::err(
+            id,
             cat(&[b"cannot start: it is ", status, b", not created"]),
         ));
     }

@@ -45,7 +45,6 @@ fn update(args: &[S]) -> Res<()> {
     crate::oci_res::parse(&mut res, &j)?;
     let root = state::root(None);
     let st = state::load(root, id)?;
-    let cg = container::cgroup_of(&st)
-        .ok_or_else(|| Error::new(cat(&[b"container ", id]), b"has no cgroup"))?;
+    let cg = container::cgroup_of(&st).ok_or_else(|| container::err(id, b"has no cgroup"))?;
     container::write_resources(&cg, &res)
 }
