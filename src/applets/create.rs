@@ -30,24 +30,38 @@ pub struct Flags {
     pub id: S,
 }
 
+const FLAGS: [&[u8]; 11] = [
+    b"-b",
+    b"--bundle",
+    b"--pid-file",
+    b"--console-socket",
+    b"--preserve-fds",
+    b"-d",
+    b"--detach",
+    b"--no-pivot",
+    b"--no-new-keyring",
+    b"--keep",
+    b"--no-subreaper",
+];
+
 /// Flags of create, and of run when `run` is set.
 pub fn parse(args: &[S], run: bool) -> Res<Flags> {
     let mut f = Flags::default();
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
-        match flag {
-            b"-b" | b"--bundle" => f.bundle = Some(o.value(flag)?),
-            b"--pid-file" => f.pid_file = Some(o.value(flag)?),
-            b"--console-socket" => f.console_socket = Some(o.value(flag)?),
-            b"--preserve-fds" => {
+        match rt::index_of(&FLAGS, flag) {
+            Some(0 | 1) => f.bundle = Some(o.value(flag)?),
+            Some(2) => f.pid_file = Some(o.value(flag)?),
+            Some(3) => f.console_socket = Some(o.value(flag)?),
+            Some(4) => {
                 let v = o.value(flag)?;
                 f.preserve_fds = rt::parse_u64(v)
                     .filter(|&n| n < 1 << 16)
                     .ok_or_else(|| Error::new(cat(&[b"--preserve-fds ", v]), b"not a number"))?
                     as u32;
             }
-            b"-d" | b"--detach" if run => f.detach = true,
-            b"--no-pivot" | b"--no-new-keyring" | b"--keep" | b"--no-subreaper" => {}
+            Some(5 | 6) if run => f.detach = true,
+            Some(7..) => {}
             _ => {
                 return Err(Error::new(
                     cat(&[b"unknown flag ", flag]),
@@ -249,11 +263,9 @@ pub fn send_console(path: &[u8], master: i32) -> Res<()> {
 /// Whether `run ARGS` is the OCI dialect (`run [--bundle B] ID`) rather
 /// than `run [OPTIONS] ROOTFS|IMAGE CMD`.
 pub fn is_oci_run(args: &[S]) -> bool {
+    // create's flags up to --no-pivot, less --preserve-fds.
     let flagged = args.iter().any(|a| {
-        matches!(
-            *a,
-            b"-b" | b"--bundle" | b"--pid-file" | b"--console-socket" | b"--no-pivot"
-        ) || a.starts_with(b"--bundle=")
+        matches!(rt::index_of(&FLAGS[..8], a), Some(0..=3 | 7)) || a.starts_with(b"--bundle=")
     });
     flagged
         || (args.len() == 1 && args[0].first() != Some(&b'-') && sys::stat(b"config.json").is_ok())
@@ -297,5 +309,88 @@ pub fn run_oci(args: &[S]) -> i32 {
     match r {
         Ok(c) => c,
         Err(e) => fail(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&'static [u8]], run: bool) -> Result<Flags, String> {
+        parse(args, run).map_err(|e| String::from_utf8_lossy(e.msg).into_owned())
+    }
+
+    #[test]
+    fn create_flags() {
+        let f = flags(
+            &[
+                b"--bundle",
+                b"/b",
+                b"--pid-file=/p",
+                b"--console-socket",
+                b"/s",
+                b"--preserve-fds",
+                b"3",
+                b"--no-pivot",
+                b"--no-new-keyring",
+                b"--keep",
+                b"--no-subreaper",
+                b"c1",
+            ],
+            false,
+        )
+        .unwrap();
+        assert_eq!(f.bundle, Some(&b"/b"[..]));
+        assert_eq!(f.pid_file, Some(&b"/p"[..]));
+        assert_eq!(f.console_socket, Some(&b"/s"[..]));
+        assert_eq!((f.preserve_fds, f.detach, f.id), (3, false, &b"c1"[..]));
+        assert_eq!(
+            flags(&[b"-b", b"x", b"i"], false).unwrap().bundle,
+            Some(&b"x"[..])
+        );
+        // -d is run's alone.
+        assert!(flags(&[b"-d", b"i"], true).unwrap().detach);
+        assert!(flags(&[b"--detach", b"i"], true).unwrap().detach);
+        assert_eq!(
+            flags(&[b"-d", b"i"], false).err().unwrap(),
+            "unknown flag -d: see 'thinbox --help'"
+        );
+        assert_eq!(
+            flags(&[b"--bogus", b"i"], false).err().unwrap(),
+            "unknown flag --bogus: see 'thinbox --help'"
+        );
+        assert_eq!(
+            flags(&[b"--preserve-fds", b"65536", b"i"], false)
+                .err()
+                .unwrap(),
+            "--preserve-fds 65536: not a number"
+        );
+        assert!(flags(&[b"a", b"b"], false).is_err());
+        assert!(flags(&[b".."], false).is_err());
+        assert!(flags(&[b"a/b"], false).is_err());
+        assert_eq!(flags(&[b"a_b.c+d-1"], false).unwrap().id, b"a_b.c+d-1");
+    }
+
+    #[test]
+    fn oci_run_detection() {
+        for a in [
+            &[&b"-b"[..], b"x", b"i"][..],
+            &[b"--bundle", b"x", b"i"],
+            &[b"--bundle=x", b"i"],
+            &[b"--pid-file", b"p", b"i"],
+            &[b"--console-socket", b"s", b"i"],
+            &[b"--no-pivot", b"i"],
+        ] {
+            assert!(is_oci_run(a), "{:?}", a);
+        }
+        for a in [
+            &[&b"--preserve-fds"[..], b"1", b"/rootfs", b"sh"][..],
+            &[b"-d", b"/rootfs", b"sh"],
+            &[b"--keep", b"/rootfs", b"sh"],
+            &[b"--memory", b"64m", b"/rootfs", b"sh"],
+            &[b"/rootfs", b"sh"],
+        ] {
+            assert!(!is_oci_run(a), "{:?}", a);
+        }
     }
 }

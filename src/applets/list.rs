@@ -11,13 +11,12 @@ pub fn main(args: &[S]) -> i32 {
     let mut quiet = false;
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
-        match flag {
-            b"-f" | b"--format" => match o.value(flag) {
-                Ok(b"json") => as_json = true,
-                Ok(b"table") => {}
+        match rt::index_of(&[b"-f", b"--format", b"-q", b"--quiet"], flag) {
+            Some(0 | 1) => match o.value(flag).map(|v| rt::index_of(&[b"table", b"json"], v)) {
+                Ok(Some(n)) => as_json |= n == 1,
                 _ => return fail(Error::new(b"--format", b"use table or json")),
             },
-            b"-q" | b"--quiet" => quiet = true,
+            Some(_) => quiet = true,
             _ => return fail(Error::new(cat(&[b"list: unknown flag ", flag]), b"")),
         }
     }

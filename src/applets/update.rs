@@ -18,8 +18,8 @@ fn update(args: &[S]) -> Res<()> {
     let mut file = None;
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
-        match flag {
-            b"-r" | b"--resources" => file = Some(o.value(flag)?),
+        match rt::index_of(&[b"-r", b"--resources"], flag) {
+            Some(_) => file = Some(o.value(flag)?),
             _ => {
                 return Err(Error::new(
                     cat(&[b"update: unknown flag ", flag]),
