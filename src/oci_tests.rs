@@ -1,6 +1,6 @@
 //! config.json parsing: targeted cases, and a sweep that mutates every
 //! node of a config using every field and pins what the parser makes of
-//! each variant (a digest; the full listing goes to target/oci-sweep.txt).
+//! each variant (a digest; THINBOX_SWEEP=FILE writes the listing).
 
 use super::*;
 use std::fmt::Write;
@@ -402,11 +402,125 @@ fn sweep() {
     let digest = full.bytes().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100000001b3)
     });
-    let out = concat!(env!("CARGO_MANIFEST_DIR"), "/target/oci-sweep.txt");
-    std::fs::write(out, &full).unwrap();
+    // THINBOX_SWEEP=FILE keeps the listing, to diff before and after.
+    if let Ok(out) = std::env::var("THINBOX_SWEEP") {
+        std::fs::write(out, &full).unwrap();
+    }
     assert_eq!(
         format!("{digest:016x}"),
         "e54d174071586e15",
-        "config.json parsing changed; see {out}"
+        "config.json parsing changed; THINBOX_SWEEP=FILE writes the listing"
+    );
+}
+
+fn with_linux(linux: &str) -> String {
+    format!(r#"{{"root": {{"path": "/r"}}, "linux": {linux}}}"#)
+}
+
+#[test]
+fn resources_for_both_hierarchies() {
+    let d = ok(&with_linux(
+        r#"{"resources": {
+            "memory": {"limit": 1048576, "swap": 3145728, "swappiness": null},
+            "cpu": {"quota": 50000, "period": 100000, "shares": 1},
+            "pids": {"limit": 0},
+            "blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 5}]},
+            "unified": {"io.weight": "20"}}}"#,
+    ));
+    // v2: typed values (swap without memory, shares clamped to 2 and
+    // mapped to a weight, pids 0 is "max") and extra files.
+    assert!(d.contains(
+        "mem Some(1048576) low None swap Some(2097152) quota Some(50000) period Some(100000) weight Some(1)\n"
+    ));
+    assert!(d.contains("pids Some(-1)"));
+    assert!(d.contains("v2 io.max = 8:0 rbps=5\nv2 io.weight = 20\n"));
+    // v1: files in write order, the period first.
+    let v1: Vec<&str> = d.lines().filter(|l| l.starts_with("v1 ")).collect();
+    assert_eq!(
+        v1,
+        [
+            "v1 cpu.cfs_period_us = 100000",
+            "v1 memory.limit_in_bytes = 1048576",
+            "v1 memory.memsw.limit_in_bytes = 3145728",
+            "v1 cpu.shares = 2",
+            "v1 cpu.cfs_quota_us = 50000",
+            "v1 pids.max = max",
+            "v1 blkio.throttle.read_bps_device = 8:0 5",
+        ]
+    );
+    // unified has no v1 form; nothing lacks a v2 form.
+    assert!(d.contains("v1err Some(\"linux.resources.unified: needs cgroup v2\")"));
+    assert!(d.contains("v2err None"));
+    let d = ok(&with_linux(
+        r#"{"resources": {"memory": {"kernel": 5}, "network": {"classID": 3}}}"#,
+    ));
+    assert!(d.contains("v1 memory.kmem.limit_in_bytes = 5\nv1 net_cls.classid = 3\n"));
+    assert!(
+        d.contains("v2err Some(\"linux.resources.memory.kernel: cgroup v2 has no equivalent\")")
+    );
+}
+
+#[test]
+fn errors_name_the_path_and_value() {
+    let cases = [
+        (
+            r#"{"resources": {"memory": {"limit": "1G"}}}"#,
+            r#"linux.resources.memory.limit: expected an integer, got "1G""#,
+        ),
+        (
+            r#"{"resources": {"memory": {"limit": 100, "swap": 50}}}"#,
+            "linux.resources.memory.swap: must be at least memory.limit (it is memory plus swap)",
+        ),
+        (
+            r#"{"resources": {"memory": {"swappiness": 101}}}"#,
+            "linux.resources.memory.swappiness: must be 0 to 100, got 101",
+        ),
+        (
+            r#"{"resources": {"devices": [{"allow": true, "access": "rwx"}]}}"#,
+            "linux.resources.devices.access: expected letters of rwm",
+        ),
+        (
+            r#"{"resources": {"unified": {"cgroup.procs": "1"}}}"#,
+            "linux.resources.unified.cgroup.procs: not a controller file",
+        ),
+        (
+            r#"{"namespaces": [{"type": "pid"}, {"type": "pid"}]}"#,
+            r#"linux.namespaces[1].type: namespace listed twice, got "pid""#,
+        ),
+        (
+            r#"{"namespaces": [{"type": "mnt"}]}"#,
+            r#"linux.namespaces[0].type: unknown namespace type, got "mnt""#,
+        ),
+        (
+            r#"{"uidMappings": [{"containerID": 0, "hostID": 1}]}"#,
+            "linux.uidMappings[0].size: missing",
+        ),
+        (
+            r#"{"devices": [{"path": "/dev/x", "type": "c", "major": 4294967296, "minor": 1}]}"#,
+            "linux.devices[0].major: expected a 32-bit value, got 4294967296",
+        ),
+        (
+            r#"{"intelRdt": {}}"#,
+            "linux.intelRdt: not supported by thinbox; remove it, got {}",
+        ),
+    ];
+    for (linux, want) in cases {
+        assert_eq!(err(&with_linux(linux)), want);
+    }
+    assert_eq!(err(r#"{"root": {}}"#), "root.path: missing");
+    assert_eq!(err(r#"{}"#), "root: missing; config.json needs root.path");
+    assert_eq!(err(r#"[]"#), "config: expected an object, got []");
+    // The first error wins.
+    assert_eq!(
+        err(r#"{"root": {"path": "/r"}, "hostname": 1, "process": {"cwd": "rel"}}"#),
+        "hostname: expected a string, got 1"
+    );
+    assert_eq!(
+        err(r#"{"root": {"path": "/r"}, "process": {"cwd": "rel"}}"#),
+        r#"process.cwd: must be an absolute path, got "rel""#
+    );
+    assert_eq!(
+        err(r#"{"root": {"path": "/r"}, "hooks": {"prestart": [{"path": "rel"}]}}"#),
+        "hooks.prestart[0].path: must be absolute, got rel"
     );
 }
