@@ -601,13 +601,6 @@ mod tests {
         }
     }
 
-    fn msg<T>(r: Res<T>) -> String {
-        match r {
-            Ok(_) => panic!("accepted"),
-            Err(e) => String::from_utf8(e.msg.to_vec()).unwrap(),
-        }
-    }
-
     fn s(v: &Json) -> &str {
         core::str::from_utf8(v.as_str().unwrap()).unwrap()
     }
