@@ -522,6 +522,22 @@ impl<'a> Rd<'a> {
         self.check(Some(v.unwrap_or(&NULL)), o.path, k, t)
     }
 
+    /// `need` of a string; empty when it is not there.
+    #[inline(never)]
+    pub fn need_s(&mut self, o: At<'a>, k: &'a [u8]) -> S {
+        self.need(o, k, STR).and_then(Json::as_str).unwrap_or(b"")
+    }
+    /// `need` of a number (INT, UINT, U32) or BOOL (1 for true); 0 when
+    /// it is not there.
+    #[inline(never)]
+    pub fn need_n(&mut self, o: At<'a>, k: &'a [u8], t: u8) -> i64 {
+        match self.need(o, k, t) {
+            Some(Json::Bool(b)) => *b as i64,
+            Some(v) if t == INT => v.as_i64().unwrap_or(0),
+            Some(v) => v.as_u64().unwrap_or(0) as i64,
+            None => 0,
+        }
+    }
     pub fn str(&mut self, o: At<'a>, k: &'a [u8]) -> Option<S> {
         self.get(o, k, STR)?.as_str()
     }

@@ -4,7 +4,7 @@
 
 use crate::caps::{self, Caps};
 use crate::json::{self, ANY, ARR, At, Json, OBJ, Rd, STR, U32, join};
-use crate::rt::{Buf, Res, S, cat};
+use crate::rt::{self, Buf, Res, S, cat};
 use crate::spec::{self, Container, Device, IdMap, Mount, Rlimit};
 use crate::sys;
 use alloc::vec::Vec;
@@ -53,10 +53,7 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
         j: root.unwrap_or(&json::NULL),
         path: b"root",
     };
-    let rpath = r
-        .need(ra, b"path", STR)
-        .and_then(Json::as_str)
-        .unwrap_or(b"/");
+    let rpath = r.need_s(ra, b"path");
     let rootfs = if rpath.first() == Some(&b'/') {
         rpath
     } else {
@@ -111,10 +108,7 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
 
 #[inline(never)]
 fn hook<'a>(r: &mut Rd<'a>, h: At<'a>) -> Hook {
-    let hp = r
-        .need(h, b"path", STR)
-        .and_then(Json::as_str)
-        .unwrap_or(b"/");
+    let hp = r.need_s(h, b"path");
     if hp.first() != Some(&b'/') {
         r.fail(join(h.path, b"path"), cat(&[b"must be absolute, got ", hp]));
     }
@@ -223,11 +217,11 @@ fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
     if let Some(rl) = r.sub(pr, b"rlimits", ARR) {
         for i in 0..rl.items().len() {
             let e = rl.at(i);
-            let t = r.need(e, b"type", STR).and_then(Json::as_str);
+            let t = r.need_s(e, b"type");
             let res = t
-                .and_then(|t| t.strip_prefix(b"RLIMIT_"))
-                .and_then(|n| RLIMITS.iter().position(|x| *x == n));
-            if t.is_some() && res.is_none() {
+                .strip_prefix(b"RLIMIT_")
+                .and_then(|n| rt::index_of(&RLIMITS, n));
+            if res.is_none() {
                 r.no(b"unknown rlimit");
             }
             let soft = r.uint(e, b"soft").unwrap_or(0);
@@ -317,10 +311,7 @@ fn mount_opt(w: &[u8]) -> Option<&'static (&'static [u8], u64, u64)> {
 #[inline(never)]
 fn mount<'a>(r: &mut Rd<'a>, m: At<'a>, bundle: S) -> Mount {
     r.check(Some(m.j), m.path, b"", OBJ);
-    let dest = r
-        .need(m, b"destination", STR)
-        .and_then(Json::as_str)
-        .unwrap_or(b"");
+    let dest = r.need_s(m, b"destination");
     let kind = r.str(m, b"type").unwrap_or(b"");
     let mut source = r.str(m, b"source").unwrap_or(kind);
     let mut flags = 0u64;
@@ -370,7 +361,7 @@ fn idmaps<'a>(r: &mut Rd<'a>, l: At<'a>, k: &'static [u8]) -> Option<Vec<IdMap>>
     let mut out = Vec::new();
     for i in 0..a.items().len() {
         let e = a.at(i);
-        let mut get = |k| r.need(e, k, U32).and_then(Json::as_u64).unwrap_or(0) as u32;
+        let mut get = |k| r.need_n(e, k, U32) as u32;
         out.push(IdMap {
             container: get(b"containerID"),
             host: get(b"hostID"),
@@ -385,9 +376,7 @@ fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
     if let Some(ns) = r.sub(l, b"namespaces", ARR) {
         for i in 0..ns.items().len() {
             let e = ns.at(i);
-            let Some(t) = r.need(e, b"type", STR).and_then(Json::as_str) else {
-                continue;
-            };
+            let t = r.need_s(e, b"type");
             let Some(&(_, flag)) = NAMESPACES.iter().find(|(name, _)| *name == t) else {
                 r.no(b"unknown namespace type");
                 continue;
@@ -476,14 +465,11 @@ fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
 #[inline(never)]
 fn device<'a>(r: &mut Rd<'a>, d: At<'a>) -> Device {
     r.check(Some(d.j), d.path, b"", OBJ);
-    let path = r
-        .need(d, b"path", STR)
-        .and_then(Json::as_str)
-        .unwrap_or(b"");
-    let kind = match r.need(d, b"type", STR).and_then(Json::as_str) {
-        Some(b"c" | b"u") | None => b'c',
-        Some(b"b") => b'b',
-        Some(b"p") => b'p',
+    let path = r.need_s(d, b"path");
+    let kind = match r.need_s(d, b"type") {
+        b"c" | b"u" => b'c',
+        b"b" => b'b',
+        b"p" => b'p',
         _ => {
             r.no(b"expected c, u, b or p");
             b'c'

@@ -256,8 +256,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
                 for d in l.items() {
                     let e = At { j: d, path: l.path };
                     let dev = majmin(r, e);
-                    let rate = r.need(e, b"rate", UINT).and_then(Json::as_u64);
-                    let n = num(rate.unwrap_or(0) as i64);
+                    let n = num(r.need_n(e, b"rate", UINT));
                     v1(c, file, cat(&[dev, b" ", n]));
                     let line = cat(&[dev, b" ", key, b"=", n]);
                     v2(c, b"io.max", line);
@@ -269,9 +268,8 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
         {
             for d in l.items() {
                 let e = At { j: d, path: l.path };
-                let name = r.need(e, b"name", STR).and_then(Json::as_str);
-                let pr = r.need(e, b"priority", UINT).and_then(Json::as_u64);
-                let line = cat(&[name.unwrap_or(b""), b" ", num(pr.unwrap_or(0) as i64)]);
+                let name = r.need_s(e, b"name");
+                let line = cat(&[name, b" ", num(r.need_n(e, b"priority", UINT))]);
                 v1(c, b"net_prio.ifpriomap", line);
                 only(&mut c.v2_error, l.path, V2_NONE);
             }
@@ -290,7 +288,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
     if let Some(l) = r.sub(res, b"devices", ARR) {
         for d in l.items() {
             let e = At { j: d, path: l.path };
-            let allow = r.need(e, b"allow", BOOL).and_then(Json::as_bool);
+            let allow = r.need_n(e, b"allow", BOOL) != 0;
             let kind = match r.str(e, b"type") {
                 None | Some(b"a") => b'a',
                 Some(b"c") => b'c',
@@ -307,7 +305,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
                 r.fail(join(l.path, b"access"), b"expected letters of rwm");
             }
             c.devices.push(crate::spec::DevRule {
-                allow: allow == Some(true),
+                allow,
                 kind,
                 major,
                 minor,
@@ -329,10 +327,8 @@ fn hugepages<'a>(r: &mut Rd<'a>, c: &mut Resources, res: At<'a>) {
     };
     for h in l.items() {
         let e = At { j: h, path: l.path };
-        let size = r.need(e, b"pageSize", STR).and_then(Json::as_str);
-        let size = size.unwrap_or(b"");
-        let n = r.need(e, b"limit", UINT).and_then(Json::as_u64);
-        let n = num(n.unwrap_or(0) as i64);
+        let size = r.need_s(e, b"pageSize");
+        let n = num(r.need_n(e, b"limit", UINT));
         v1(c, cat(&[b"hugetlb.", size, b".limit_in_bytes"]), n);
         let f = cat(&[b"hugetlb.", size, b".max"]);
         v2(c, f, n);
@@ -340,9 +336,8 @@ fn hugepages<'a>(r: &mut Rd<'a>, c: &mut Resources, res: At<'a>) {
 }
 
 fn majmin<'a>(r: &mut Rd<'a>, e: At<'a>) -> S {
-    let ma = r.need(e, b"major", INT).and_then(Json::as_i64);
-    let mi = r.need(e, b"minor", INT).and_then(Json::as_i64);
-    cat(&[num(ma.unwrap_or(0)), b":", num(mi.unwrap_or(0))])
+    let ma = num(r.need_n(e, b"major", INT));
+    cat(&[ma, b":", num(r.need_n(e, b"minor", INT))])
 }
 
 fn access_bits(a: &[u8]) -> u8 {
