@@ -356,9 +356,10 @@ const NAMESPACES: [(&[u8], u64); 8] = [
     (b"time", sys::CLONE_NEWTIME),
 ];
 
-fn idmaps<'a>(r: &mut Rd<'a>, l: At<'a>, k: &'static [u8]) -> Option<Vec<IdMap>> {
-    let a = r.sub(l, k, ARR)?;
-    let mut out = Vec::new();
+fn idmaps<'a>(r: &mut Rd<'a>, l: At<'a>, k: &'static [u8], out: &mut Vec<IdMap>) {
+    let Some(a) = r.sub(l, k, ARR) else {
+        return;
+    };
     for i in 0..a.items().len() {
         let e = a.at(i);
         let mut get = |k| r.need_n(e, k, U32) as u32;
@@ -368,7 +369,6 @@ fn idmaps<'a>(r: &mut Rd<'a>, l: At<'a>, k: &'static [u8]) -> Option<Vec<IdMap>>
             size: get(b"size"),
         });
     }
-    Some(out)
 }
 
 #[inline(never)]
@@ -395,12 +395,8 @@ fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
             }
         }
     }
-    if let Some(m) = idmaps(r, l, b"uidMappings") {
-        c.uid_map = m;
-    }
-    if let Some(m) = idmaps(r, l, b"gidMappings") {
-        c.gid_map = m;
-    }
+    idmaps(r, l, b"uidMappings", &mut c.uid_map);
+    idmaps(r, l, b"gidMappings", &mut c.gid_map);
     if (!c.uid_map.is_empty() || !c.gid_map.is_empty()) && c.namespaces & sys::CLONE_NEWUSER == 0 {
         r.fail(
             b"linux.uidMappings",
