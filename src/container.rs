@@ -60,12 +60,11 @@ pub fn cgroup_of(st: &State) -> Option<Cgroup> {
     })
 }
 
-/// The config.json copy taken at create.
-pub fn bundle_of(root: &[u8], id: &[u8], st: &State) -> Res<Bundle> {
-    let path = cat(&[root, b"/", id, b"/config.json"]);
-    let text = rt::read_file(path).ctx(path)?;
-    let j = json::parse(&text).map_err(|e| Error::new(path, e.msg))?;
-    oci::parse(&j, st.get(b"bundle").unwrap_or(b"/"), cat(&[id]))
+/// The config.json copy taken at create, if it is there and sound.
+pub fn bundle_of(root: &[u8], id: &[u8], st: &State) -> Option<Bundle> {
+    let text = rt::read_file(cat(&[root, b"/", id, b"/config.json"])).ok()?;
+    let j = json::parse(&text).ok()?;
+    oci::parse(&j, st.get(b"bundle").unwrap_or(b"/"), cat(&[id])).ok()
 }
 
 /// The runtime-spec state JSON.
@@ -127,7 +126,7 @@ pub fn destroy(root: &[u8], id: &[u8], st: &State) {
             }
         }
     }
-    let bundle = bundle_of(root, id, st).ok();
+    let bundle = bundle_of(root, id, st);
     state::remove_dir(root, id);
     if let Some(b) = bundle
         && !b.hooks[oci::POSTSTOP].is_empty()

@@ -36,7 +36,7 @@ pub fn main(args: &[S]) -> i32 {
             if i > 0 {
                 b.c(b',');
             }
-            let bundle = container::bundle_of(root, id, &st).ok();
+            let bundle = container::bundle_of(root, id, &st);
             b.0.extend_from_slice(&container::state_json(id, &st, status, bundle.as_ref()));
         } else if quiet {
             b.s(id).c(b'\n');

@@ -46,7 +46,7 @@ pub fn start(root: &[u8], id: &[u8]) -> Res<()> {
             break;
         }
     }
-    if let Ok(b) = container::bundle_of(root, id, &st)
+    if let Some(b) = container::bundle_of(root, id, &st)
         && !b.hooks[oci::POSTSTART].is_empty()
     {
         let js = container::state_json(id, &st, b"running", Some(&b));
