@@ -37,21 +37,22 @@ const BLKIO: u8 = 3;
 const NET: u8 = 4;
 const SECTIONS: [&[u8]; 5] = [b"memory", b"cpu", b"pids", b"blockIO", b"network"];
 
-// What a scalar does besides its cgroup v1 file.
-const V1_ONLY: u8 = 1;
-const LIMIT: u8 = 2;
-const LOW: u8 = 3;
-const SWAP: u8 = 4;
-const SWAPPINESS: u8 = 5;
-const OOM: u8 = 6;
-const SHARES: u8 = 7;
-const QUOTA: u8 = 8;
-const PERIOD: u8 = 9;
-const CPUS: u8 = 10;
-const MEMS: u8 = 11;
-const IDLE: u8 = 12;
-const PIDS_MAX: u8 = 13;
-const WEIGHT: u8 = 14;
+// What a scalar does besides its cgroup v1 file. Up to OOM, v2 has no
+// equivalent; from OOM to MEMS, 0 (or false, or "") sets nothing.
+const V1_ONLY: u8 = 0;
+const SWAPPINESS: u8 = 1;
+const OOM: u8 = 2;
+const SHARES: u8 = 3;
+const PERIOD: u8 = 4;
+const CPUS: u8 = 5;
+const MEMS: u8 = 6;
+const LIMIT: u8 = 7;
+const LOW: u8 = 8;
+const SWAP: u8 = 9;
+const QUOTA: u8 = 10;
+const IDLE: u8 = 11;
+const PIDS_MAX: u8 = 12;
+const WEIGHT: u8 = 13;
 
 /// (section, key, kind, cgroup file, what else).
 type Scalar = (u8, &'static [u8], u8, &'static [u8], u8);
@@ -141,18 +142,24 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
             let Some(v) = r.get(o, k, t) else {
                 continue;
             };
-            let n = match t {
-                INT => v.as_i64().unwrap_or(0),
-                BOOL => (v.as_bool() == Some(true)) as i64,
+            let n = match v {
+                Json::Str(s) => s.len() as i64,
+                Json::Bool(b) => *b as i64,
+                _ if t == INT => v.as_i64().unwrap_or(0),
                 _ => v.as_u64().unwrap_or(0) as i64,
             };
+            if (OOM..=MEMS).contains(&how) && n == 0 {
+                continue;
+            }
             let path = join(o.path, k);
-            let mut val = match v.as_str() {
-                Some(s) => Some(s),
-                None => Some(num(n)),
-            };
+            if how <= OOM {
+                only(&mut c.v2_error, path, V2_NONE);
+            }
+            let mut val = Some(match v.as_str() {
+                Some(s) => s,
+                None => num(n),
+            });
             match how {
-                V1_ONLY => only(&mut c.v2_error, path, V2_NONE),
                 LIMIT => {
                     limit = Some(n);
                     c.memory = Some(n);
@@ -177,48 +184,22 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
                         }
                     })
                 }
-                SWAPPINESS => {
-                    if n as u64 > 100 {
-                        r.no(b"must be 0 to 100");
-                    }
-                    only(&mut c.v2_error, path, V2_NONE);
-                }
-                OOM => {
-                    val = None;
-                    if n != 0 {
-                        val = Some(b"1");
-                        only(&mut c.v2_error, path, V2_NONE);
-                    }
-                }
+                SWAPPINESS if n as u64 > 100 => r.no(b"must be 0 to 100"),
+                OOM => val = Some(b"1"),
                 SHARES => {
-                    val = None;
-                    if n != 0 {
-                        let n = (n as u64).clamp(2, 262_144);
-                        c.cpu_weight = Some(1 + ((n - 2) * 9999) / 262_142);
-                        val = Some(num(n as i64));
-                    }
+                    let n = (n as u64).clamp(2, 262_144);
+                    c.cpu_weight = Some(1 + ((n - 2) * 9999) / 262_142);
+                    val = Some(num(n as i64));
                 }
                 QUOTA => c.cpu_quota = Some(if n <= 0 { -1 } else { n }),
                 PERIOD => {
-                    if n != 0 {
-                        c.cpu_period = Some(n as u64);
-                        // v1 wants the period before a quota that depends on it.
-                        c.v1.insert(0, (file, num(n)));
-                    }
+                    c.cpu_period = Some(n as u64);
+                    // v1 wants the period before a quota that depends on it.
+                    c.v1.insert(0, (file, num(n)));
                     val = None;
                 }
-                CPUS | MEMS => {
-                    let s = v.as_str().unwrap_or(b"");
-                    val = None;
-                    if !s.is_empty() {
-                        val = Some(s);
-                        *if how == CPUS {
-                            &mut c.cpuset_cpus
-                        } else {
-                            &mut c.cpuset_mems
-                        } = Some(s);
-                    }
-                }
+                CPUS => c.cpuset_cpus = val,
+                MEMS => c.cpuset_mems = val,
                 IDLE => {
                     v2(c, file, num(n));
                     only(&mut c.v1_error, path, V2_ONLY);
