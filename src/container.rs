@@ -5,7 +5,7 @@
 use crate::cgroup::{self, Cgroup};
 use crate::json;
 use crate::oci::{self, Bundle};
-use crate::rt::{self, Buf, Error, Res, S, cat};
+use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
 use crate::state::{self, State};
 use crate::sys;
 use alloc::vec::Vec;
@@ -60,12 +60,11 @@ pub fn cgroup_of(st: &State) -> Option<Cgroup> {
     })
 }
 
-/// The config.json copy taken at create.
-pub fn bundle_of(root: &[u8], id: &[u8], st: &State) -> Res<Bundle> {
-    let path = cat(&[root, b"/", id, b"/config.json"]);
-    let text = rt::read_file(path).map_err(|e| Error::sys(path, e))?;
-    let j = json::parse(&text).map_err(|e| Error::new(path, e.msg))?;
-    oci::parse(&j, st.get(b"bundle").unwrap_or(b"/"), cat(&[id]))
+/// The config.json copy taken at create, if it is there and sound.
+pub fn bundle_of(root: &[u8], id: &[u8], st: &State) -> Option<Bundle> {
+    let text = rt::read_file(cat(&[root, b"/", id, b"/config.json"])).ok()?;
+    let j = json::parse(&text).ok()?;
+    oci::parse(&j, st.get(b"bundle").unwrap_or(b"/"), cat(&[id])).ok()
 }
 
 /// The runtime-spec state JSON.
@@ -127,7 +126,7 @@ pub fn destroy(root: &[u8], id: &[u8], st: &State) {
             }
         }
     }
-    let bundle = bundle_of(root, id, st).ok();
+    let bundle = bundle_of(root, id, st);
     state::remove_dir(root, id);
     if let Some(b) = bundle
         && !b.hooks[oci::POSTSTOP].is_empty()
@@ -137,6 +136,12 @@ pub fn destroy(root: &[u8], id: &[u8], st: &State) {
             warn(e);
         }
     }
+}
+
+/// "container ID: WHY".
+#[inline(never)]
+pub fn err(id: &[u8], why: &[u8]) -> Error {
+    Error::new(cat(&[b"container ", id]), why)
 }
 
 pub fn warn(e: Error) {
@@ -170,8 +175,7 @@ pub fn write_resources(cg: &Cgroup, r: &crate::spec::Resources) -> Res<()> {
             .iter()
             .find(|d| d.starts_with(cat(&[b"/sys/fs/cgroup/", ctrl, b"/"])))
         {
-            rt::write_file(cat(&[d, b"/", f]), v)
-                .map_err(|e| Error::sys(cat(&[b"cgroup ", f, b" = ", v]), e))?;
+            rt::write_file(cat(&[d, b"/", f]), v).ctx(cat(&[b"cgroup ", f, b" = ", v]))?;
         }
     }
     Ok(())

@@ -360,35 +360,223 @@ impl Json {
     }
 }
 
+/// Kinds a reader can want, indexing WANT.
+pub const STR: u8 = 0;
+pub const BOOL: u8 = 1;
+pub const INT: u8 = 2;
+pub const UINT: u8 = 3;
+pub const ARR: u8 = 4;
+pub const OBJ: u8 = 5;
+pub const U32: u8 = 6;
+pub const ANY: u8 = 7;
+
+const WANT: [&[u8]; 7] = [
+    b"a string",
+    b"true or false",
+    b"an integer",
+    b"a non-negative integer",
+    b"an array",
+    b"an object",
+    b"a non-negative integer",
+];
+
+pub static NULL: Json = Json::Null;
+
+/// A value and the path naming it in errors ("linux.resources").
+#[derive(Clone, Copy)]
+pub struct At<'a> {
+    pub j: &'a Json,
+    pub path: S,
+}
+
+impl<'a> At<'a> {
+    /// The elements of an array (none for anything else).
+    pub fn items(self) -> &'a [Json] {
+        self.j.as_arr().unwrap_or(&[])
+    }
+    /// Element `i` of `items()`, named `path[i]`.
+    #[inline(never)]
+    pub fn at(self, i: usize) -> At<'a> {
+        let mut b = Buf::new();
+        b.s(self.path).c(b'[').u(i as u64).c(b']');
+        At {
+            j: &self.items()[i],
+            path: b.leak(),
+        }
+    }
+}
+
+/// "base.key", "key" at the top or "base" for no key.
 #[inline(never)]
-fn mismatch(v: &Json, path: &[u8], what: &[u8]) -> Error {
-    Error::new(path, cat(&[b"expected ", what, b", got ", v.text()]))
+pub fn join(base: &[u8], k: &[u8]) -> S {
+    match (base.is_empty(), k.is_empty()) {
+        (true, _) => cat(&[k]),
+        (_, true) => cat(&[base]),
+        _ => cat(&[base, b".", k]),
+    }
 }
 
-pub fn want_i64(v: &Json, path: &[u8]) -> Res<i64> {
-    v.as_i64().ok_or_else(|| mismatch(v, path, b"an integer"))
+/// Reads a document by path. The first error met is kept and reading
+/// goes on as if the value were absent; `done` reports it.
+pub struct Rd<'a> {
+    pub err: Option<S>,
+    /// Whether null counts as absent (linux.resources).
+    pub nulls: bool,
+    /// The last value read, its base and key: what `no` names.
+    last: (&'a Json, &'a [u8], &'a [u8]),
 }
 
-pub fn want_u64(v: &Json, path: &[u8]) -> Res<u64> {
-    v.as_u64()
-        .ok_or_else(|| mismatch(v, path, b"a non-negative integer"))
+impl Default for Rd<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
-pub fn want_str(v: &Json, path: &[u8]) -> Res<S> {
-    v.as_str().ok_or_else(|| mismatch(v, path, b"a string"))
-}
+impl<'a> Rd<'a> {
+    pub fn new() -> Rd<'a> {
+        Rd {
+            err: None,
+            nulls: false,
+            last: (&NULL, b"", b""),
+        }
+    }
 
-pub fn want_bool(v: &Json, path: &[u8]) -> Res<bool> {
-    v.as_bool()
-        .ok_or_else(|| mismatch(v, path, b"true or false"))
-}
+    /// Notes "PATH: WHY" unless an error came first.
+    #[inline(never)]
+    pub fn fail(&mut self, path: &[u8], why: &[u8]) {
+        if self.err.is_none() {
+            self.err = Some(cat(&[path, b": ", why]));
+        }
+    }
 
-pub fn want_arr<'a>(v: &'a Json, path: &[u8]) -> Res<&'a [Json]> {
-    v.as_arr().ok_or_else(|| mismatch(v, path, b"an array"))
-}
+    /// Notes "PATH: WHY, got VALUE" for the last value read.
+    #[inline(never)]
+    pub fn no(&mut self, why: &[u8]) {
+        let (v, base, k) = self.last;
+        let path = join(base, k);
+        self.fail(path, cat(&[why, b", got ", v.text()]));
+    }
 
-pub fn want_obj<'a>(v: &'a Json, path: &[u8]) -> Res<&'a [(S, Json)]> {
-    v.as_obj().ok_or_else(|| mismatch(v, path, b"an object"))
+    /// Keeps `e` unless an error came first.
+    pub fn set(&mut self, e: Error) {
+        if self.err.is_none() {
+            self.err = Some(e.msg);
+        }
+    }
+
+    /// The result: `v`, or the first error.
+    pub fn done<T>(&self, v: T) -> Res<T> {
+        match self.err {
+            Some(msg) => Err(Error { msg, code: 125 }),
+            None => Ok(v),
+        }
+    }
+
+    /// `v` named `base.k` if it is of kind `t`.
+    #[inline(never)]
+    pub fn check(
+        &mut self,
+        v: Option<&'a Json>,
+        base: &'a [u8],
+        k: &'a [u8],
+        t: u8,
+    ) -> Option<&'a Json> {
+        let v = v?;
+        self.last = (v, base, k);
+        let ok = match t {
+            STR => v.as_str().is_some(),
+            BOOL => v.as_bool().is_some(),
+            INT => v.as_i64().is_some(),
+            ARR => v.as_arr().is_some(),
+            OBJ => v.as_obj().is_some(),
+            ANY => true,
+            _ => v.as_u64().is_some(),
+        };
+        if !ok {
+            self.no(cat(&[b"expected ", WANT[t as usize]]));
+            return None;
+        }
+        if t == U32 && v.as_u64()? > u32::MAX as u64 {
+            self.no(b"expected a 32-bit value");
+            return None;
+        }
+        Some(v)
+    }
+
+    /// Member `k` of `o` if of kind `t`; absent (or null, with `nulls`)
+    /// is None.
+    #[inline(never)]
+    pub fn get(&mut self, o: At<'a>, k: &'a [u8], t: u8) -> Option<&'a Json> {
+        let v = o.j.get(k).filter(|v| !(self.nulls && v.is_null()));
+        self.check(v, o.path, k, t)
+    }
+
+    /// Member `k`, which must be there: absent is "missing" (or, with
+    /// `nulls`, read as null).
+    #[inline(never)]
+    pub fn need(&mut self, o: At<'a>, k: &'a [u8], t: u8) -> Option<&'a Json> {
+        let v = o.j.get(k);
+        if v.is_none() && !self.nulls {
+            self.fail(join(o.path, k), b"missing");
+        }
+        self.check(Some(v.unwrap_or(&NULL)), o.path, k, t)
+    }
+
+    /// `need` of a string; empty when it is not there.
+    #[inline(never)]
+    pub fn need_s(&mut self, o: At<'a>, k: &'a [u8]) -> S {
+        self.need(o, k, STR).and_then(Json::as_str).unwrap_or(b"")
+    }
+    /// `need` of a number (INT, UINT, U32) or BOOL (1 for true); 0 when
+    /// it is not there.
+    #[inline(never)]
+    pub fn need_n(&mut self, o: At<'a>, k: &'a [u8], t: u8) -> i64 {
+        match self.need(o, k, t) {
+            Some(Json::Bool(b)) => *b as i64,
+            Some(v) if t == INT => v.as_i64().unwrap_or(0),
+            Some(v) => v.as_u64().unwrap_or(0) as i64,
+            None => 0,
+        }
+    }
+    pub fn str(&mut self, o: At<'a>, k: &'a [u8]) -> Option<S> {
+        self.get(o, k, STR)?.as_str()
+    }
+    pub fn bool(&mut self, o: At<'a>, k: &'a [u8]) -> Option<bool> {
+        self.get(o, k, BOOL)?.as_bool()
+    }
+    pub fn int(&mut self, o: At<'a>, k: &'a [u8]) -> Option<i64> {
+        self.get(o, k, INT)?.as_i64()
+    }
+    pub fn uint(&mut self, o: At<'a>, k: &'a [u8]) -> Option<u64> {
+        self.get(o, k, UINT)?.as_u64()
+    }
+    pub fn u32(&mut self, o: At<'a>, k: &'a [u8]) -> Option<u32> {
+        Some(self.get(o, k, U32)?.as_u64()? as u32)
+    }
+
+    /// Member `k` of kind `t` (OBJ, ARR, ANY) with its path.
+    #[inline(never)]
+    pub fn sub(&mut self, o: At<'a>, k: &'a [u8], t: u8) -> Option<At<'a>> {
+        let j = self.get(o, k, t)?;
+        Some(At {
+            j,
+            path: join(o.path, k),
+        })
+    }
+
+    /// An array of strings, appended to `out`.
+    #[inline(never)]
+    pub fn strs(&mut self, o: At<'a>, k: &'a [u8], out: &mut Vec<S>) {
+        if let Some(a) = self.sub(o, k, ARR) {
+            for i in 0..a.items().len() {
+                let e = a.at(i);
+                out.extend(
+                    self.check(Some(e.j), e.path, b"", STR)
+                        .and_then(Json::as_str),
+                );
+            }
+        }
+    }
 }
 
 /// Appends `s` as a quoted JSON string.
@@ -426,13 +614,6 @@ mod tests {
         match r {
             Ok(v) => v,
             Err(e) => panic!("{}", String::from_utf8_lossy(e.msg)),
-        }
-    }
-
-    fn msg<T>(r: Res<T>) -> String {
-        match r {
-            Ok(_) => panic!("accepted"),
-            Err(e) => String::from_utf8(e.msg.to_vec()).unwrap(),
         }
     }
 
@@ -674,47 +855,107 @@ mod tests {
     }
 
     #[test]
-    fn want_errors() {
-        let v = ok(parse(
-            br#"{"limit": "1G", "n": -5, "f": 1.5, "b": 1, "s": 2, "a": {}, "o": [1,"x",null]}"#,
-        ));
+    fn reader_errors() {
+        let v: &'static Json = Box::leak(Box::new(ok(parse(
+            br#"{"limit": "1G", "n": -5, "f": 1.5, "b": 1, "s": 2, "a": {}, "o": [1,"x",null], "big": 4294967296, "z": null}"#,
+        ))));
+        let at = At {
+            j: v,
+            path: b"linux.resources.memory",
+        };
+        let first = |f: &dyn Fn(&mut Rd<'static>) -> bool| {
+            let mut r = Rd::new();
+            assert!(f(&mut r));
+            r.err.map(|e| String::from_utf8(e.to_vec()).unwrap())
+        };
+        let e = |f: &dyn Fn(&mut Rd<'static>) -> bool| first(f).expect("no error");
         assert_eq!(
-            msg(want_i64(
-                v.get(b"limit").unwrap(),
-                b"linux.resources.memory.limit"
-            )),
+            e(&|r| r.int(at, b"limit").is_none()),
             "linux.resources.memory.limit: expected an integer, got \"1G\""
         );
-        assert_eq!(want_i64(v.get(b"n").unwrap(), b"n").ok(), Some(-5));
+        assert_eq!(first(&|r| r.int(at, b"n") == Some(-5)), None);
         assert_eq!(
-            msg(want_u64(v.get(b"n").unwrap(), b"x.n")),
-            "x.n: expected a non-negative integer, got -5"
+            e(&|r| r.uint(at, b"n").is_none()),
+            "linux.resources.memory.n: expected a non-negative integer, got -5"
         );
         assert_eq!(
-            msg(want_i64(v.get(b"f").unwrap(), b"f")),
-            "f: expected an integer, got 1.5"
+            e(&|r| r.int(at, b"f").is_none()),
+            "linux.resources.memory.f: expected an integer, got 1.5"
+        );
+        let top = At { j: v, path: b"" };
+        assert_eq!(
+            e(&|r| r.bool(top, b"b").is_none()),
+            "b: expected true or false, got 1"
         );
         assert_eq!(
-            msg(want_bool(v.get(b"b").unwrap(), b"root.readonly")),
-            "root.readonly: expected true or false, got 1"
+            e(&|r| r.str(top, b"s").is_none()),
+            "s: expected a string, got 2"
         );
         assert_eq!(
-            msg(want_str(v.get(b"s").unwrap(), b"hostname")),
-            "hostname: expected a string, got 2"
+            e(&|r| r.sub(top, b"a", ARR).is_none()),
+            "a: expected an array, got {}"
         );
         assert_eq!(
-            msg(want_arr(v.get(b"a").unwrap(), b"process.args")),
-            "process.args: expected an array, got {}"
+            e(&|r| r.sub(top, b"o", OBJ).is_none()),
+            "o: expected an object, got [1,\"x\",null]"
         );
         assert_eq!(
-            msg(want_obj(v.get(b"o").unwrap(), b"linux")),
-            "linux: expected an object, got [1,\"x\",null]"
+            e(&|r| r.u32(top, b"big").is_none()),
+            "big: expected a 32-bit value, got 4294967296"
         );
-        assert_eq!(ok(want_arr(v.get(b"o").unwrap(), b"o")).len(), 3);
-        assert_eq!(ok(want_obj(&v, b"")).len(), 7);
-        assert_eq!(want_str(&ok(parse(b"\"hi\"")), b"x").ok(), Some(&b"hi"[..]));
-        assert_eq!(want_bool(&ok(parse(b"false")), b"x").ok(), Some(false));
-        assert_eq!(want_u64(&ok(parse(b"7")), b"x").ok(), Some(7));
+        assert_eq!(
+            e(&|r| {
+                let mut v = Vec::new();
+                r.strs(top, b"o", &mut v);
+                v == [&b"x"[..]]
+            }),
+            "o[0]: expected a string, got 1"
+        );
+        assert_eq!(e(&|r| r.need(top, b"gone", INT).is_none()), "gone: missing");
+        // Null is a wrong type, or with `nulls` absent; needed, it is read
+        // as null.
+        assert_eq!(
+            e(&|r| r.int(top, b"z").is_none()),
+            "z: expected an integer, got null"
+        );
+        assert_eq!(
+            first(&|r| {
+                r.nulls = true;
+                r.int(top, b"z").is_none()
+            }),
+            None
+        );
+        assert_eq!(
+            e(&|r| {
+                r.nulls = true;
+                r.need(top, b"gone", INT).is_none()
+            }),
+            "gone: expected an integer, got null"
+        );
+        // The first error is kept; `no` names the last value read.
+        assert_eq!(
+            e(&|r| {
+                r.int(top, b"limit");
+                r.str(top, b"s");
+                r.int(top, b"n").is_some()
+            }),
+            "limit: expected an integer, got \"1G\""
+        );
+        assert_eq!(
+            e(&|r| {
+                r.int(top, b"n");
+                r.no(b"must be positive");
+                true
+            }),
+            "n: must be positive, got -5"
+        );
+        let mut r = Rd::new();
+        assert_eq!(r.u32(top, b"n"), None);
+        assert_eq!(
+            r.done(1).err().map(|e| e.msg),
+            Some(&b"n: expected a non-negative integer, got -5"[..])
+        );
+        assert_eq!(Rd::new().done(7).ok(), Some(7));
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! property thinbox cannot apply is an error naming the JSON path.
 
 use crate::caps::{self, Caps};
-use crate::json::{self, Json, want_arr, want_bool, want_i64, want_obj, want_str, want_u64};
-use crate::rt::{self, Buf, Error, Res, S, cat};
+use crate::json::{self, ANY, ARR, At, Json, OBJ, Rd, STR, U32, join};
+use crate::rt::{self, Buf, Res, S, cat};
 use crate::spec::{self, Container, Device, IdMap, Mount, Rlimit};
 use crate::sys;
 use alloc::vec::Vec;
@@ -41,53 +41,19 @@ pub struct Bundle {
     pub console: Option<sys::Winsize>,
 }
 
-fn bad(path: &[u8], v: &Json, why: &[u8]) -> Error {
-    Error::new(path, cat(&[why, b", got ", v.text()]))
-}
-
-fn p(a: &[u8], b: &[u8]) -> S {
-    cat(&[a, b".", b])
-}
-
-fn idx(a: &[u8], i: usize) -> S {
-    let mut b = Buf::new();
-    b.s(a).c(b'[').u(i as u64).c(b']');
-    b.leak()
-}
-
-fn strs(v: &Json, path: &[u8]) -> Res<Vec<S>> {
-    want_arr(v, path)?
-        .iter()
-        .enumerate()
-        .map(|(i, s)| want_str(s, idx(path, i)))
-        .collect()
-}
-
-fn u32_of(v: &Json, path: &[u8]) -> Res<u32> {
-    let n = want_u64(v, path)?;
-    u32::try_from(n).map_err(|_| bad(path, v, b"expected a 32-bit value"))
-}
-
-/// Reads `<bundle>/config.json` for container `id`.
-pub fn load(bundle: S, id: S) -> Res<Bundle> {
-    let path = cat(&[bundle, b"/config.json"]);
-    let text = rt::read_file(path).map_err(|e| {
-        Error::sys(path, e).hint(b"pass --bundle DIR holding config.json (thinbox spec writes one)")
-    })?;
-    let j = json::parse(&text).map_err(|e| Error::new(path, e.msg))?;
-    parse(&j, bundle, id)
-}
-
 pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
-    want_obj(j, b"config")?;
-    let root = j
-        .get(b"root")
-        .ok_or_else(|| Error::new(b"root", b"missing; config.json needs root.path"))?;
-    let rpath = want_str(
-        root.get(b"path")
-            .ok_or_else(|| Error::new(b"root.path", b"missing"))?,
-        b"root.path",
-    )?;
+    let mut r = Rd::new();
+    let top = At { j, path: b"" };
+    r.check(Some(j), b"config", b"", OBJ);
+    let root = j.get(b"root");
+    if root.is_none() {
+        r.fail(b"root", b"missing; config.json needs root.path");
+    }
+    let ra = At {
+        j: root.unwrap_or(&json::NULL),
+        path: b"root",
+    };
+    let rpath = r.need_s(ra, b"path");
     let rootfs = if rpath.first() == Some(&b'/') {
         rpath
     } else {
@@ -96,63 +62,55 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
     let mut c = Container::new(id, rootfs);
     c.caps = Caps::default();
     c.no_new_privs = false;
-    if let Some(v) = root.get(b"readonly") {
-        c.readonly_root = want_bool(v, b"root.readonly")?;
+    if let Some(v) = r.bool(ra, b"readonly") {
+        c.readonly_root = v;
     }
+    c.hostname = r.str(top, b"hostname");
+    c.domainname = r.str(top, b"domainname");
     let mut b = Bundle {
         c,
         hooks: Default::default(),
         annotations: Vec::new(),
         console: None,
     };
-    if let Some(v) = j.get(b"hostname") {
-        b.c.hostname = Some(want_str(v, b"hostname")?);
+    if let Some(pr) = r.sub(top, b"process", OBJ) {
+        process(&mut r, &mut b, pr);
     }
-    if let Some(v) = j.get(b"domainname") {
-        b.c.domainname = Some(want_str(v, b"domainname")?);
-    }
-    if let Some(pr) = j.get(b"process") {
-        process(&mut b, pr)?;
-    }
-    if let Some(ms) = j.get(b"mounts") {
-        for (i, m) in want_arr(ms, b"mounts")?.iter().enumerate() {
-            b.c.mounts.push(mount(m, idx(b"mounts", i), bundle)?);
+    if let Some(ms) = r.sub(top, b"mounts", ARR) {
+        for i in 0..ms.items().len() {
+            let m = mount(&mut r, ms.at(i), bundle);
+            b.c.mounts.push(m);
         }
     }
-    if let Some(a) = j.get(b"annotations") {
-        for (k, v) in want_obj(a, b"annotations")? {
-            b.annotations.push((k, want_str(v, p(b"annotations", k))?));
+    if let Some(a) = r.sub(top, b"annotations", OBJ) {
+        for (k, v) in a.j.as_obj().unwrap_or(&[]) {
+            if let Some(s) = r.check(Some(v), a.path, k, STR).and_then(Json::as_str) {
+                b.annotations.push((k, s));
+            }
         }
     }
-    if let Some(h) = j.get(b"hooks") {
-        want_obj(h, b"hooks")?;
+    if let Some(h) = r.sub(top, b"hooks", OBJ) {
         for (n, name) in HOOK_NAMES.iter().enumerate() {
-            if let Some(list) = h.get(name) {
-                let path = p(b"hooks", name);
-                for (i, e) in want_arr(list, path)?.iter().enumerate() {
-                    b.hooks[n].push(hook(e, idx(path, i))?);
+            if let Some(list) = r.sub(h, name, ARR) {
+                for i in 0..list.items().len() {
+                    let k = hook(&mut r, list.at(i));
+                    b.hooks[n].push(k);
                 }
             }
         }
     }
     b.c.namespaces = 0;
-    if let Some(l) = j.get(b"linux") {
-        linux(&mut b.c, l)?;
+    if let Some(l) = r.sub(top, b"linux", OBJ) {
+        linux(&mut r, &mut b.c, l);
     }
-    Ok(b)
+    r.done(b)
 }
 
-fn hook(h: &Json, path: &[u8]) -> Res<Hook> {
-    let hp = want_str(
-        h.get(b"path")
-            .ok_or_else(|| Error::new(p(path, b"path"), b"missing"))?,
-        p(path, b"path"),
-    )?;
+#[inline(never)]
+fn hook<'a>(r: &mut Rd<'a>, h: At<'a>) -> Hook {
+    let hp = r.need_s(h, b"path");
     if hp.first() != Some(&b'/') {
-        return Err(Error::new(
-            p(path, b"path"),
-            cat(&[b"must be absolute, got ", hp]),
-        ));
+        r.fail(join(h.path, b"path"), cat(&[b"must be absolute, got ", hp]));
     }
     let mut k = Hook {
         path: hp,
@@ -160,20 +118,16 @@ fn hook(h: &Json, path: &[u8]) -> Res<Hook> {
         env: Vec::new(),
         timeout: None,
     };
-    if let Some(a) = h.get(b"args") {
-        k.args = strs(a, p(path, b"args"))?;
-    }
-    if let Some(e) = h.get(b"env") {
-        k.env = strs(e, p(path, b"env"))?;
-    }
-    if let Some(t) = h.get(b"timeout") {
-        let n = want_i64(t, p(path, b"timeout"))?;
-        if n <= 0 {
-            return Err(bad(p(path, b"timeout"), t, b"must be positive"));
+    r.strs(h, b"args", &mut k.args);
+    r.strs(h, b"env", &mut k.env);
+    k.timeout = match r.int(h, b"timeout") {
+        Some(n) if n <= 0 => {
+            r.no(b"must be positive");
+            None
         }
-        k.timeout = Some(n as u64);
-    }
-    Ok(k)
+        n => n.map(|n| n as u64),
+    };
+    k
 }
 
 const RLIMITS: [&[u8]; 16] = [
@@ -195,64 +149,49 @@ const RLIMITS: [&[u8]; 16] = [
     b"RTTIME",
 ];
 
-fn process(b: &mut Bundle, pr: &Json) -> Res<()> {
-    want_obj(pr, b"process")?;
+#[inline(never)]
+fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
     let c = &mut b.c;
-    if let Some(v) = pr.get(b"terminal") {
-        c.tty = want_bool(v, b"process.terminal")?;
+    if let Some(v) = r.bool(pr, b"terminal") {
+        c.tty = v;
     }
-    if let Some(cs) = pr.get(b"consoleSize") {
-        let h = cs
-            .get(b"height")
-            .map(|v| want_u64(v, b"process.consoleSize.height"));
-        let w = cs
-            .get(b"width")
-            .map(|v| want_u64(v, b"process.consoleSize.width"));
+    if let Some(cs) = r.sub(pr, b"consoleSize", ANY) {
         b.console = Some(sys::Winsize {
-            ws_row: h.transpose()?.unwrap_or(0) as u16,
-            ws_col: w.transpose()?.unwrap_or(0) as u16,
+            ws_row: r.uint(cs, b"height").unwrap_or(0) as u16,
+            ws_col: r.uint(cs, b"width").unwrap_or(0) as u16,
             ws_xpixel: 0,
             ws_ypixel: 0,
         });
     }
-    if let Some(a) = pr.get(b"args") {
-        c.args = strs(a, b"process.args")?;
-    }
-    if let Some(e) = pr.get(b"env") {
-        c.env = strs(e, b"process.env")?;
-    }
-    if let Some(v) = pr.get(b"cwd") {
-        c.cwd = want_str(v, b"process.cwd")?;
-        if c.cwd.first() != Some(&b'/') {
-            return Err(bad(b"process.cwd", v, b"must be an absolute path"));
+    r.strs(pr, b"args", &mut c.args);
+    r.strs(pr, b"env", &mut c.env);
+    if let Some(v) = r.str(pr, b"cwd") {
+        c.cwd = v;
+        if v.first() != Some(&b'/') {
+            r.no(b"must be an absolute path");
         }
     }
-    if let Some(u) = pr.get(b"user") {
-        want_obj(u, b"process.user")?;
-        if let Some(v) = u.get(b"uid") {
-            c.uid = u32_of(v, b"process.user.uid")?;
+    if let Some(u) = r.sub(pr, b"user", OBJ) {
+        if let Some(v) = r.u32(u, b"uid") {
+            c.uid = v;
         }
-        if let Some(v) = u.get(b"gid") {
-            c.gid = u32_of(v, b"process.user.gid")?;
+        if let Some(v) = r.u32(u, b"gid") {
+            c.gid = v;
         }
-        if let Some(v) = u.get(b"umask") {
-            c.umask = Some(u32_of(v, b"process.user.umask")?);
+        if let Some(v) = r.u32(u, b"umask") {
+            c.umask = Some(v);
         }
-        if let Some(g) = u.get(b"additionalGids") {
-            for (i, v) in want_arr(g, b"process.user.additionalGids")?
-                .iter()
-                .enumerate()
-            {
-                c.groups
-                    .push(u32_of(v, idx(b"process.user.additionalGids", i))?);
+        if let Some(g) = r.sub(u, b"additionalGids", ARR) {
+            for i in 0..g.items().len() {
+                let e = g.at(i);
+                if let Some(v) = r.check(Some(e.j), e.path, b"", U32) {
+                    c.groups.push(v.as_u64().unwrap_or(0) as u32);
+                }
             }
         }
-        if let Some(v) = u.get(b"username") {
-            want_str(v, b"process.user.username")?;
-        }
+        r.str(u, b"username");
     }
-    if let Some(cp) = pr.get(b"capabilities") {
-        want_obj(cp, b"process.capabilities")?;
+    if let Some(cp) = r.sub(pr, b"capabilities", OBJ) {
         let sets: [(&[u8], &mut u64); 5] = [
             (b"bounding", &mut c.caps.bounding),
             (b"effective", &mut c.caps.effective),
@@ -261,78 +200,73 @@ fn process(b: &mut Bundle, pr: &Json) -> Res<()> {
             (b"ambient", &mut c.caps.ambient),
         ];
         for (name, set) in sets {
-            if let Some(list) = cp.get(name) {
-                let path = p(b"process.capabilities", name);
-                for (i, v) in want_arr(list, path)?.iter().enumerate() {
-                    let n = want_str(v, idx(path, i))?;
-                    let cap = caps::parse(n)
-                        .ok_or_else(|| bad(idx(path, i), v, b"unknown capability"))?;
-                    *set |= 1 << cap;
+            let Some(list) = r.sub(cp, name, ARR) else {
+                continue;
+            };
+            for i in 0..list.items().len() {
+                let e = list.at(i);
+                if let Some(n) = r.check(Some(e.j), e.path, b"", STR).and_then(Json::as_str) {
+                    match caps::parse(n) {
+                        Some(cap) => *set |= 1 << cap,
+                        None => r.no(b"unknown capability"),
+                    }
                 }
             }
         }
     }
-    if let Some(rl) = pr.get(b"rlimits") {
-        for (i, r) in want_arr(rl, b"process.rlimits")?.iter().enumerate() {
-            let path = idx(b"process.rlimits", i);
-            let tp = p(path, b"type");
-            let tv = r.get(b"type").ok_or_else(|| Error::new(tp, b"missing"))?;
-            let t = want_str(tv, tp)?;
+    if let Some(rl) = r.sub(pr, b"rlimits", ARR) {
+        for i in 0..rl.items().len() {
+            let e = rl.at(i);
+            let t = r.need_s(e, b"type");
             let res = t
                 .strip_prefix(b"RLIMIT_")
-                .and_then(|n| RLIMITS.iter().position(|x| *x == n))
-                .ok_or_else(|| bad(tp, tv, b"unknown rlimit"))?;
-            let get = |k: &[u8]| match r.get(k) {
-                Some(v) => want_u64(v, p(path, k)),
-                None => Ok(0),
-            };
-            let (soft, hard) = (get(b"soft")?, get(b"hard")?);
+                .and_then(|n| rt::index_of(&RLIMITS, n));
+            if res.is_none() {
+                r.no(b"unknown rlimit");
+            }
+            let soft = r.uint(e, b"soft").unwrap_or(0);
+            let hard = r.uint(e, b"hard").unwrap_or(0);
             if soft > hard {
-                return Err(Error::new(path, b"soft limit is above the hard limit"));
+                r.fail(e.path, b"soft limit is above the hard limit");
             }
             c.rlimits.push(Rlimit {
-                resource: res as u32,
+                resource: res.unwrap_or(0) as u32,
                 soft,
                 hard,
             });
         }
     }
-    if let Some(v) = pr.get(b"noNewPrivileges") {
-        c.no_new_privs = want_bool(v, b"process.noNewPrivileges")?;
+    if let Some(v) = r.bool(pr, b"noNewPrivileges") {
+        c.no_new_privs = v;
     }
-    if let Some(v) = pr.get(b"oomScoreAdj") {
-        let n = want_i64(v, b"process.oomScoreAdj")?;
+    if let Some(n) = r.int(pr, b"oomScoreAdj") {
         if !(-1000..=1000).contains(&n) {
-            return Err(bad(b"process.oomScoreAdj", v, b"must be -1000 to 1000"));
+            r.no(b"must be -1000 to 1000");
         }
         c.oom_score_adj = Some(n as i32);
     }
-    if let Some(v) = pr.get(b"apparmorProfile")
-        && !want_str(v, b"process.apparmorProfile")?.is_empty()
+    if let Some(v) = r.str(pr, b"apparmorProfile")
+        && !v.is_empty()
     {
-        return Err(bad(
-            b"process.apparmorProfile",
-            v,
-            b"AppArmor is not supported by thinbox; remove it",
-        ));
+        r.no(b"AppArmor is not supported by thinbox; remove it");
     }
-    if let Some(v) = pr.get(b"selinuxLabel") {
-        selinux(v, b"process.selinuxLabel")?;
-    }
-    Ok(())
+    selinux(r, pr, b"selinuxLabel");
 }
 
 /// Labels only apply where SELinux is enabled; thinbox has no SELinux
 /// support, so a label on an SELinux host is an error.
-fn selinux(v: &Json, path: &[u8]) -> Res<()> {
-    if !want_str(v, path)?.is_empty() && sys::stat(b"/sys/fs/selinux/enforce").is_ok() {
-        return Err(bad(path, v, b"SELinux labels are not supported by thinbox"));
+fn selinux<'a>(r: &mut Rd<'a>, o: At<'a>, k: &'a [u8]) {
+    if let Some(v) = r.str(o, k)
+        && !v.is_empty()
+        && sys::stat(b"/sys/fs/selinux/enforce").is_ok()
+    {
+        r.no(b"SELinux labels are not supported by thinbox");
     }
-    Ok(())
 }
 
-/// Mount option words and their flag effect: (word, set, clear).
-const MOUNT_OPTS: [(&[u8], u64, u64); 26] = [
+/// Mount option words and their flag effect: (word, set, clear). The
+/// propagation words come last.
+const MOUNT_OPTS: [(&[u8], u64, u64); 34] = [
     (b"ro", spec::MS_RDONLY, 0),
     (b"rw", 0, spec::MS_RDONLY),
     (b"nosuid", spec::MS_NOSUID, 0),
@@ -359,56 +293,41 @@ const MOUNT_OPTS: [(&[u8], u64, u64); 26] = [
     (b"rbind", spec::MS_BIND | spec::MS_REC, 0),
     (b"silent", 32768, 0),
     (b"loud", 0, 32768),
+    (b"private", spec::MS_PRIVATE, 0),
+    (b"rprivate", spec::MS_PRIVATE | spec::MS_REC, 0),
+    (b"shared", spec::MS_SHARED, 0),
+    (b"rshared", spec::MS_SHARED | spec::MS_REC, 0),
+    (b"slave", spec::MS_SLAVE, 0),
+    (b"rslave", spec::MS_SLAVE | spec::MS_REC, 0),
+    (b"unbindable", spec::MS_UNBINDABLE, 0),
+    (b"runbindable", spec::MS_UNBINDABLE | spec::MS_REC, 0),
 ];
 
-/// Propagation words; the "r" forms add MS_REC.
-fn propagation(w: &[u8]) -> Option<u64> {
-    let (rec, w) = match w.strip_prefix(b"r") {
-        Some(rest) if rest != b"o" && rest != b"w" && rest != b"bind" => (spec::MS_REC, rest),
-        _ => (0, w),
-    };
-    let f = match w {
-        b"private" => spec::MS_PRIVATE,
-        b"shared" => spec::MS_SHARED,
-        b"slave" => spec::MS_SLAVE,
-        b"unbindable" => spec::MS_UNBINDABLE,
-        _ => return None,
-    };
-    Some(f | rec)
+#[inline(never)]
+fn mount_opt(w: &[u8]) -> Option<&'static (&'static [u8], u64, u64)> {
+    MOUNT_OPTS.iter().find(|(n, _, _)| *n == w)
 }
 
-fn mount(m: &Json, path: &[u8], bundle: S) -> Res<Mount> {
-    want_obj(m, path)?;
-    let dp = p(path, b"destination");
-    let dest = want_str(
-        m.get(b"destination")
-            .ok_or_else(|| Error::new(dp, b"missing"))?,
-        dp,
-    )?;
-    let kind = match m.get(b"type") {
-        Some(v) => want_str(v, p(path, b"type"))?,
-        None => b"",
-    };
-    let mut source = match m.get(b"source") {
-        Some(v) => want_str(v, p(path, b"source"))?,
-        None => kind,
-    };
+#[inline(never)]
+fn mount<'a>(r: &mut Rd<'a>, m: At<'a>, bundle: S) -> Mount {
+    r.check(Some(m.j), m.path, b"", OBJ);
+    let dest = r.need_s(m, b"destination");
+    let kind = r.str(m, b"type").unwrap_or(b"");
+    let mut source = r.str(m, b"source").unwrap_or(kind);
     let mut flags = 0u64;
     let mut data = Buf::new();
-    if let Some(o) = m.get(b"options") {
-        for w in strs(o, p(path, b"options"))? {
-            if let Some((_, set, clear)) = MOUNT_OPTS.iter().find(|(n, _, _)| *n == w) {
-                flags = (flags | set) & !clear;
-            } else if let Some(f) = propagation(w) {
-                flags |= f;
-            } else if w == b"tmpcopyup" || w.starts_with(b"x-") {
-                // Userspace-only options, as runc and crun treat them.
-            } else {
-                if !data.0.is_empty() {
-                    data.c(b',');
-                }
-                data.s(w);
+    let mut opts = Vec::new();
+    r.strs(m, b"options", &mut opts);
+    for w in opts {
+        if let Some((_, set, clear)) = mount_opt(w) {
+            flags = (flags | set) & !clear;
+        } else if w == b"tmpcopyup" || w.starts_with(b"x-") {
+            // Userspace-only options, as runc and crun treat them.
+        } else {
+            if !data.0.is_empty() {
+                data.c(b',');
             }
+            data.s(w);
         }
     }
     if kind == b"bind" {
@@ -417,13 +336,13 @@ fn mount(m: &Json, path: &[u8], bundle: S) -> Res<Mount> {
     if flags & spec::MS_BIND != 0 && source.first() != Some(&b'/') {
         source = cat(&[bundle, b"/", source]);
     }
-    Ok(Mount {
+    Mount {
         dest,
         kind,
         source,
         flags,
         data: data.leak(),
-    })
+    }
 }
 
 const NAMESPACES: [(&[u8], u64); 8] = [
@@ -437,44 +356,38 @@ const NAMESPACES: [(&[u8], u64); 8] = [
     (b"time", sys::CLONE_NEWTIME),
 ];
 
-fn idmaps(v: &Json, path: &[u8]) -> Res<Vec<IdMap>> {
-    let mut out = Vec::new();
-    for (i, m) in want_arr(v, path)?.iter().enumerate() {
-        let ip = idx(path, i);
-        let get = |k: &[u8]| match m.get(k) {
-            Some(v) => u32_of(v, p(ip, k)),
-            None => Err(Error::new(p(ip, k), b"missing")),
-        };
+fn idmaps<'a>(r: &mut Rd<'a>, l: At<'a>, k: &'static [u8], out: &mut Vec<IdMap>) {
+    let Some(a) = r.sub(l, k, ARR) else {
+        return;
+    };
+    for i in 0..a.items().len() {
+        let e = a.at(i);
+        let mut get = |k| r.need_n(e, k, U32) as u32;
         out.push(IdMap {
-            container: get(b"containerID")?,
-            host: get(b"hostID")?,
-            size: get(b"size")?,
+            container: get(b"containerID"),
+            host: get(b"hostID"),
+            size: get(b"size"),
         });
     }
-    Ok(out)
 }
 
-fn linux(c: &mut Container, l: &Json) -> Res<()> {
-    want_obj(l, b"linux")?;
-    if let Some(ns) = l.get(b"namespaces") {
-        for (i, n) in want_arr(ns, b"linux.namespaces")?.iter().enumerate() {
-            let ip = idx(b"linux.namespaces", i);
-            let tp = p(ip, b"type");
-            let tv = n.get(b"type").ok_or_else(|| Error::new(tp, b"missing"))?;
-            let t = want_str(tv, tp)?;
-            let flag = NAMESPACES
-                .iter()
-                .find(|(name, _)| *name == t)
-                .map(|(_, f)| *f)
-                .ok_or_else(|| bad(tp, tv, b"unknown namespace type"))?;
+#[inline(never)]
+fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
+    if let Some(ns) = r.sub(l, b"namespaces", ARR) {
+        for i in 0..ns.items().len() {
+            let e = ns.at(i);
+            let t = r.need_s(e, b"type");
+            let Some(&(_, flag)) = NAMESPACES.iter().find(|(name, _)| *name == t) else {
+                r.no(b"unknown namespace type");
+                continue;
+            };
             if c.namespaces & flag != 0 || c.join.iter().any(|(f, _)| *f == flag) {
-                return Err(bad(tp, tv, b"namespace listed twice"));
+                r.no(b"namespace listed twice");
             }
-            match n.get(b"path") {
-                Some(pv) => {
-                    let path = want_str(pv, p(ip, b"path"))?;
+            match r.str(e, b"path") {
+                Some(path) => {
                     if sys::stat(path).is_err() {
-                        return Err(bad(p(ip, b"path"), pv, b"no such namespace file"));
+                        r.no(b"no such namespace file");
                     }
                     c.join.push((flag, path));
                 }
@@ -482,108 +395,100 @@ fn linux(c: &mut Container, l: &Json) -> Res<()> {
             }
         }
     }
-    if let Some(v) = l.get(b"uidMappings") {
-        c.uid_map = idmaps(v, b"linux.uidMappings")?;
-    }
-    if let Some(v) = l.get(b"gidMappings") {
-        c.gid_map = idmaps(v, b"linux.gidMappings")?;
-    }
+    idmaps(r, l, b"uidMappings", &mut c.uid_map);
+    idmaps(r, l, b"gidMappings", &mut c.gid_map);
     if (!c.uid_map.is_empty() || !c.gid_map.is_empty()) && c.namespaces & sys::CLONE_NEWUSER == 0 {
-        return Err(Error::new(
+        r.fail(
             b"linux.uidMappings",
             b"needs a new user namespace in linux.namespaces",
-        ));
+        );
     }
-    if let Some(ds) = l.get(b"devices") {
-        for (i, d) in want_arr(ds, b"linux.devices")?.iter().enumerate() {
-            c.devices.push(device(d, idx(b"linux.devices", i))?);
+    if let Some(ds) = r.sub(l, b"devices", ARR) {
+        for i in 0..ds.items().len() {
+            let d = device(r, ds.at(i));
+            c.devices.push(d);
         }
     }
-    if let Some(v) = l.get(b"cgroupsPath") {
-        let cp = want_str(v, b"linux.cgroupsPath")?;
-        if !cp.is_empty() {
-            c.cgroup_path = Some(cp);
-            c.cgroup_explicit = true;
-        }
+    if let Some(cp) = r.str(l, b"cgroupsPath")
+        && !cp.is_empty()
+    {
+        c.cgroup_path = Some(cp);
+        c.cgroup_explicit = true;
     }
-    if let Some(r) = l.get(b"resources") {
-        crate::oci_res::resources(c, r)?;
+    if let Some(res) = l.j.get(b"resources") {
+        crate::oci_res::resources(r, &mut c.resources, res);
     }
     if !c.resources.devices.is_empty() {
         allow_devices(c);
     }
-    if let Some(s) = l.get(b"sysctl") {
-        for (k, v) in want_obj(s, b"linux.sysctl")? {
-            c.sysctl.push((k, want_str(v, p(b"linux.sysctl", k))?));
+    if let Some(s) = r.sub(l, b"sysctl", OBJ) {
+        for (k, v) in s.j.as_obj().unwrap_or(&[]) {
+            if let Some(v) = r.check(Some(v), s.path, k, STR).and_then(Json::as_str) {
+                c.sysctl.push((k, v));
+            }
         }
     }
-    if let Some(v) = l.get(b"maskedPaths") {
-        c.masked_paths = strs(v, b"linux.maskedPaths")?;
+    r.strs(l, b"maskedPaths", &mut c.masked_paths);
+    r.strs(l, b"readonlyPaths", &mut c.readonly_paths);
+    if let Some(w) = r.str(l, b"rootfsPropagation") {
+        match mount_opt(w) {
+            Some(&(_, f, _)) if f & spec::MS_PROPAGATION != 0 => {
+                c.rootfs_propagation = f | spec::MS_REC
+            }
+            _ => r.no(b"unknown propagation"),
+        }
     }
-    if let Some(v) = l.get(b"readonlyPaths") {
-        c.readonly_paths = strs(v, b"linux.readonlyPaths")?;
-    }
-    if let Some(v) = l.get(b"rootfsPropagation") {
-        let w = want_str(v, b"linux.rootfsPropagation")?;
-        c.rootfs_propagation = propagation(w)
-            .ok_or_else(|| bad(b"linux.rootfsPropagation", v, b"unknown propagation"))?
-            | spec::MS_REC;
-    }
-    if let Some(v) = l.get(b"mountLabel") {
-        selinux(v, b"linux.mountLabel")?;
-    }
-    if let Some(s) = l.get(b"seccomp")
+    selinux(r, l, b"mountLabel");
+    if let Some(s) = l.j.get(b"seccomp")
         && !s.is_null()
+        && r.err.is_none()
     {
-        c.seccomp = Some(crate::seccomp::from_json(s, c.caps.bounding)?);
+        match crate::seccomp::from_json(s, c.caps.bounding) {
+            Ok(f) => c.seccomp = Some(f),
+            Err(e) => r.set(e),
+        }
     }
-    for unsupported in [&b"intelRdt"[..], b"personality", b"timeOffsets"] {
-        if let Some(v) = l.get(unsupported)
+    for k in [&b"intelRdt"[..], b"personality", b"timeOffsets"] {
+        if let Some(v) = l.j.get(k)
             && !v.is_null()
         {
-            return Err(bad(
-                p(b"linux", unsupported),
-                v,
-                b"not supported by thinbox; remove it",
-            ));
+            r.check(Some(v), l.path, k, ANY);
+            r.no(b"not supported by thinbox; remove it");
         }
     }
-    Ok(())
 }
 
-fn device(d: &Json, path: &[u8]) -> Res<Device> {
-    want_obj(d, path)?;
-    let pp = p(path, b"path");
-    let dpath = want_str(
-        d.get(b"path").ok_or_else(|| Error::new(pp, b"missing"))?,
-        pp,
-    )?;
-    let tp = p(path, b"type");
-    let tv = d.get(b"type").ok_or_else(|| Error::new(tp, b"missing"))?;
-    let kind = match want_str(tv, tp)? {
+#[inline(never)]
+fn device<'a>(r: &mut Rd<'a>, d: At<'a>) -> Device {
+    r.check(Some(d.j), d.path, b"", OBJ);
+    let path = r.need_s(d, b"path");
+    let kind = match r.need_s(d, b"type") {
         b"c" | b"u" => b'c',
         b"b" => b'b',
         b"p" => b'p',
-        _ => return Err(bad(tp, tv, b"expected c, u, b or p")),
-    };
-    let num = |k: &[u8], required: bool| match d.get(k) {
-        Some(v) => u32_of(v, p(path, k)),
-        None if required => Err(Error::new(p(path, k), b"missing")),
-        None => Ok(0),
+        _ => {
+            r.no(b"expected c, u, b or p");
+            b'c'
+        }
     };
     let need = kind != b'p';
-    Ok(Device {
-        path: dpath,
+    let mut num = |k, required: bool, dflt| {
+        let v = if required {
+            r.need(d, k, U32)
+        } else {
+            r.get(d, k, U32)
+        };
+        v.and_then(Json::as_u64).unwrap_or(dflt) as u32
+    };
+    Device {
+        path,
         kind,
-        major: num(b"major", need)?,
-        minor: num(b"minor", need)?,
-        mode: match d.get(b"fileMode") {
-            Some(v) => u32_of(v, p(path, b"fileMode"))?,
-            None => 0o666,
-        },
-        uid: num(b"uid", false)?,
-        gid: num(b"gid", false)?,
-    })
+        major: num(b"major", need, 0),
+        minor: num(b"minor", need, 0),
+        mode: num(b"fileMode", false, 0o666),
+        uid: num(b"uid", false, 0),
+        gid: num(b"gid", false, 0),
+    }
 }
 
 /// Docker's device policy for the simple CLI: deny all, then the usual.
@@ -602,34 +507,37 @@ pub fn docker_devices(c: &mut Container) {
 /// anywhere, the standard nodes, ptys) and the config's own devices, as
 /// runc and crun add them.
 fn allow_devices(c: &mut Container) {
-    use crate::spec::DevRule;
-    let rule = |kind: u8, major: i64, minor: i64, access: u8| DevRule {
-        allow: true,
-        kind,
-        major,
-        minor,
-        access,
-    };
-    c.resources.devices.push(rule(b'c', -1, -1, 1));
-    c.resources.devices.push(rule(b'b', -1, -1, 1));
-    for (ma, mi) in [
-        (1, 3),
-        (1, 5),
-        (1, 7),
-        (1, 8),
-        (1, 9),
-        (5, 0),
-        (5, 1),
-        (5, 2),
-        (136, -1),
-    ] {
-        c.resources.devices.push(rule(b'c', ma, mi, 7));
-    }
-    for d in c.devices.clone() {
-        if d.kind != b'p' {
-            c.resources
-                .devices
-                .push(rule(d.kind, d.major as i64, d.minor as i64, 7));
-        }
+    // (kind, major, minor, access): mknod of any node, then the standard
+    // nodes and ptys.
+    const STD: [(u8, i16, i16, u8); 11] = [
+        (b'c', -1, -1, 1),
+        (b'b', -1, -1, 1),
+        (b'c', 1, 3, 7),
+        (b'c', 1, 5, 7),
+        (b'c', 1, 7, 7),
+        (b'c', 1, 8, 7),
+        (b'c', 1, 9, 7),
+        (b'c', 5, 0, 7),
+        (b'c', 5, 1, 7),
+        (b'c', 5, 2, 7),
+        (b'c', 136, -1, 7),
+    ];
+    let own = c.devices.iter().filter(|d| d.kind != b'p');
+    let own = own.map(|d| (d.kind, d.major as i64, d.minor as i64, 7));
+    let all = STD
+        .iter()
+        .map(|&(k, ma, mi, a)| (k, ma as i64, mi as i64, a));
+    for (kind, major, minor, access) in all.chain(own) {
+        c.resources.devices.push(crate::spec::DevRule {
+            allow: true,
+            kind,
+            major,
+            minor,
+            access,
+        });
     }
 }
+
+#[cfg(test)]
+#[path = "oci_tests.rs"]
+mod tests;

@@ -2,13 +2,9 @@
 //! typed v2 values plus the v1 file list. A property one hierarchy cannot
 //! express is recorded as that hierarchy's error, raised only if it is used.
 
-use crate::json::{Json, want_arr, want_bool, want_i64, want_obj, want_str, want_u64};
-use crate::rt::{Buf, Error, Res, S, cat};
-use crate::spec::Container;
-
-fn p(a: &[u8], b: &[u8]) -> S {
-    cat(&[a, b".", b])
-}
+use crate::json::{ANY, ARR, At, BOOL, INT, Json, OBJ, Rd, STR, UINT, join};
+use crate::rt::{Buf, Res, S, cat};
+use crate::spec::Resources;
 
 fn num(n: i64) -> S {
     let mut b = Buf::new();
@@ -16,291 +12,313 @@ fn num(n: i64) -> S {
     b.leak()
 }
 
-fn v1(c: &mut Container, file: &[u8], val: S) {
-    c.resources.v1.push((cat(&[file]), val));
+#[inline(never)]
+fn v1(c: &mut Resources, file: S, val: S) {
+    c.v1.push((file, val));
 }
 
-fn v2_only(c: &mut Container, path: &[u8]) {
-    if c.resources.v1_error.is_none() {
-        c.resources.v1_error = Some(cat(&[path, b": needs cgroup v2"]));
+#[inline(never)]
+fn v2(c: &mut Resources, file: S, val: S) {
+    c.files.push((file, val));
+}
+
+#[inline(never)]
+fn only(slot: &mut Option<S>, path: &[u8], why: &[u8]) {
+    if slot.is_none() {
+        *slot = Some(cat(&[path, why]));
     }
 }
 
-fn v1_only(c: &mut Container, path: &[u8]) {
-    if c.resources.v2_error.is_none() {
-        c.resources.v2_error = Some(cat(&[path, b": cgroup v2 has no equivalent"]));
-    }
+// Sections of linux.resources holding scalars, in the order read.
+const MEM: u8 = 0;
+const CPU: u8 = 1;
+const PIDS: u8 = 2;
+const BLKIO: u8 = 3;
+const NET: u8 = 4;
+const SECTIONS: [&[u8]; 5] = [b"memory", b"cpu", b"pids", b"blockIO", b"network"];
+
+// What a scalar does besides its cgroup v1 file. Up to OOM, v2 has no
+// equivalent; from OOM to MEMS, 0 (or false, or "") sets nothing.
+const V1_ONLY: u8 = 0;
+const SWAPPINESS: u8 = 1;
+const OOM: u8 = 2;
+const SHARES: u8 = 3;
+const PERIOD: u8 = 4;
+const CPUS: u8 = 5;
+const MEMS: u8 = 6;
+const LIMIT: u8 = 7;
+const LOW: u8 = 8;
+const SWAP: u8 = 9;
+const QUOTA: u8 = 10;
+const IDLE: u8 = 11;
+const PIDS_MAX: u8 = 12;
+const WEIGHT: u8 = 13;
+
+/// (section, key, kind, cgroup file, what else).
+type Scalar = (u8, &'static [u8], u8, &'static [u8], u8);
+const SCALARS: [Scalar; 19] = [
+    (MEM, b"limit", INT, b"memory.limit_in_bytes", LIMIT),
+    (MEM, b"reservation", INT, b"memory.soft_limit_in_bytes", LOW),
+    (MEM, b"swap", INT, b"memory.memsw.limit_in_bytes", SWAP),
+    (MEM, b"kernel", INT, b"memory.kmem.limit_in_bytes", V1_ONLY),
+    (
+        MEM,
+        b"kernelTCP",
+        INT,
+        b"memory.kmem.tcp.limit_in_bytes",
+        V1_ONLY,
+    ),
+    (MEM, b"swappiness", UINT, b"memory.swappiness", SWAPPINESS),
+    (MEM, b"disableOOMKiller", BOOL, b"memory.oom_control", OOM),
+    (CPU, b"shares", UINT, b"cpu.shares", SHARES),
+    (CPU, b"quota", INT, b"cpu.cfs_quota_us", QUOTA),
+    (CPU, b"period", UINT, b"cpu.cfs_period_us", PERIOD),
+    (CPU, b"realtimeRuntime", INT, b"cpu.rt_runtime_us", V1_ONLY),
+    (CPU, b"realtimePeriod", INT, b"cpu.rt_period_us", V1_ONLY),
+    (CPU, b"cpus", STR, b"cpuset.cpus", CPUS),
+    (CPU, b"mems", STR, b"cpuset.mems", MEMS),
+    (CPU, b"idle", INT, b"cpu.idle", IDLE),
+    (PIDS, b"limit", INT, b"pids.max", PIDS_MAX),
+    (BLKIO, b"weight", UINT, b"blkio.weight", WEIGHT),
+    (BLKIO, b"leafWeight", UINT, b"blkio.leaf_weight", V1_ONLY),
+    (NET, b"classID", UINT, b"net_cls.classid", V1_ONLY),
+];
+
+/// blockIO's throttle lists: (key, v1 file, io.max key).
+const THROTTLE: [(&[u8], &[u8], &[u8]); 4] = [
+    (
+        b"throttleReadBpsDevice",
+        b"blkio.throttle.read_bps_device",
+        b"rbps",
+    ),
+    (
+        b"throttleWriteBpsDevice",
+        b"blkio.throttle.write_bps_device",
+        b"wbps",
+    ),
+    (
+        b"throttleReadIOPSDevice",
+        b"blkio.throttle.read_iops_device",
+        b"riops",
+    ),
+    (
+        b"throttleWriteIOPSDevice",
+        b"blkio.throttle.write_iops_device",
+        b"wiops",
+    ),
+];
+
+/// `linux.resources` (or update's whole document) into `c.resources`.
+pub fn parse(c: &mut Resources, j: &Json) -> Res<()> {
+    let mut r = Rd::new();
+    resources(&mut r, c, j);
+    r.done(())
 }
 
-fn field<'a>(o: &'a Json, base: &[u8], k: &[u8]) -> Option<(&'a Json, S)> {
-    o.get(k).filter(|v| !v.is_null()).map(|v| (v, p(base, k)))
-}
+const V2_NONE: &[u8] = b": cgroup v2 has no equivalent";
+const V2_ONLY: &[u8] = b": needs cgroup v2";
 
-pub fn resources(c: &mut Container, r: &Json) -> Res<()> {
-    const R: &[u8] = b"linux.resources";
-    want_obj(r, R)?;
-    if let Some((m, mp)) = field(r, R, b"memory") {
-        want_obj(m, mp)?;
+/// Reads `j` with null as absent, as runc does here.
+pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
+    const RP: &[u8] = b"linux.resources";
+    let nulls = r.nulls;
+    r.nulls = true;
+    let res = At { j, path: RP };
+    r.check(Some(j), RP, b"", OBJ);
+    for (si, name) in SECTIONS.iter().enumerate() {
+        let si = si as u8;
+        if si == NET {
+            hugepages(r, c, res);
+        }
+        let t = if si == PIDS || si == NET { ANY } else { OBJ };
+        let Some(o) = r.sub(res, name, t) else {
+            continue;
+        };
         let mut limit = None;
-        if let Some((v, path)) = field(m, mp, b"limit") {
-            let n = want_i64(v, path)?;
-            limit = Some(n);
-            c.resources.memory = Some(n);
-            v1(c, b"memory.limit_in_bytes", num(n));
-        }
-        if let Some((v, path)) = field(m, mp, b"reservation") {
-            let n = want_i64(v, path)?;
-            c.resources.memory_low = Some(n);
-            v1(c, b"memory.soft_limit_in_bytes", num(n));
-        }
-        if let Some((v, path)) = field(m, mp, b"swap") {
-            let n = want_i64(v, path)?;
-            // OCI swap is memory plus swap, as in v1's memsw.
-            c.resources.swap = Some(match limit {
-                _ if n < 0 => -1,
-                Some(l) if l >= 0 => {
-                    if n < l {
-                        return Err(Error::new(
-                            path,
-                            b"must be at least memory.limit (it is memory plus swap)",
-                        ));
-                    }
-                    n - l
-                }
-                _ => return Err(Error::new(path, b"needs memory.limit")),
+        for &(s, k, t, file, how) in SCALARS.iter() {
+            if s != si {
+                continue;
+            }
+            let Some(v) = r.get(o, k, t) else {
+                continue;
+            };
+            let n = match v {
+                Json::Str(s) => s.len() as i64,
+                Json::Bool(b) => *b as i64,
+                _ if t == INT => v.as_i64().unwrap_or(0),
+                _ => v.as_u64().unwrap_or(0) as i64,
+            };
+            if (OOM..=MEMS).contains(&how) && n == 0 {
+                continue;
+            }
+            let path = join(o.path, k);
+            if how <= OOM {
+                only(&mut c.v2_error, path, V2_NONE);
+            }
+            let mut val = Some(match v.as_str() {
+                Some(s) => s,
+                None => num(n),
             });
-            v1(c, b"memory.memsw.limit_in_bytes", num(n));
-        }
-        for (k, file) in [
-            (&b"kernel"[..], &b"memory.kmem.limit_in_bytes"[..]),
-            (b"kernelTCP", b"memory.kmem.tcp.limit_in_bytes"),
-        ] {
-            if let Some((v, path)) = field(m, mp, k) {
-                let n = want_i64(v, path)?;
-                v1(c, file, num(n));
-                v1_only(c, path);
+            match how {
+                LIMIT => {
+                    limit = Some(n);
+                    c.memory = Some(n);
+                }
+                LOW => c.memory_low = Some(n),
+                SWAP => {
+                    // OCI swap is memory plus swap, as in v1's memsw.
+                    c.swap = Some(match limit {
+                        _ if n < 0 => -1,
+                        Some(l) if l >= 0 => {
+                            if n < l {
+                                r.fail(
+                                    path,
+                                    b"must be at least memory.limit (it is memory plus swap)",
+                                );
+                            }
+                            n - l
+                        }
+                        _ => {
+                            r.fail(path, b"needs memory.limit");
+                            0
+                        }
+                    })
+                }
+                SWAPPINESS if n as u64 > 100 => r.no(b"must be 0 to 100"),
+                OOM => val = Some(b"1"),
+                SHARES => {
+                    let n = (n as u64).clamp(2, 262_144);
+                    c.cpu_weight = Some(1 + ((n - 2) * 9999) / 262_142);
+                    val = Some(num(n as i64));
+                }
+                QUOTA => c.cpu_quota = Some(if n <= 0 { -1 } else { n }),
+                PERIOD => {
+                    c.cpu_period = Some(n as u64);
+                    // v1 wants the period before a quota that depends on it.
+                    c.v1.insert(0, (file, num(n)));
+                    val = None;
+                }
+                CPUS => c.cpuset_cpus = val,
+                MEMS => c.cpuset_mems = val,
+                IDLE => {
+                    v2(c, file, num(n));
+                    only(&mut c.v1_error, path, V2_ONLY);
+                    val = None;
+                }
+                PIDS_MAX => {
+                    c.pids = Some(if n <= 0 { -1 } else { n });
+                    if n <= 0 {
+                        val = Some(b"max");
+                    }
+                }
+                WEIGHT => v2(c, b"io.bfq.weight", num(n)),
+                _ => {}
+            }
+            if let Some(val) = val {
+                c.v1.push((file, val));
             }
         }
-        if let Some((v, path)) = field(m, mp, b"swappiness") {
-            let n = want_u64(v, path)?;
-            if n > 100 {
-                return Err(Error::new(
-                    path,
-                    cat(&[b"must be 0 to 100, got ", v.text()]),
-                ));
+        if si == BLKIO {
+            if let Some(l) = r.sub(o, b"weightDevice", ARR) {
+                for d in l.items() {
+                    let e = At { j: d, path: l.path };
+                    let dev = majmin(r, e);
+                    if let Some(w) = r.uint(e, b"weight") {
+                        let line = cat(&[dev, b" ", num(w as i64)]);
+                        v2(c, b"io.bfq.weight", line);
+                        v1(c, b"blkio.weight_device", line);
+                    }
+                }
             }
-            v1(c, b"memory.swappiness", num(n as i64));
-            v1_only(c, path);
+            for (k, file, key) in THROTTLE {
+                let Some(l) = r.sub(o, k, ARR) else {
+                    continue;
+                };
+                for d in l.items() {
+                    let e = At { j: d, path: l.path };
+                    let dev = majmin(r, e);
+                    let n = num(r.need_n(e, b"rate", UINT));
+                    v1(c, file, cat(&[dev, b" ", n]));
+                    let line = cat(&[dev, b" ", key, b"=", n]);
+                    v2(c, b"io.max", line);
+                }
+            }
         }
-        if let Some((v, path)) = field(m, mp, b"disableOOMKiller")
-            && want_bool(v, path)?
+        if si == NET
+            && let Some(l) = r.sub(o, b"priorities", ARR)
         {
-            v1(c, b"memory.oom_control", b"1");
-            v1_only(c, path);
-        }
-    }
-    if let Some((cpu, cp)) = field(r, R, b"cpu") {
-        want_obj(cpu, cp)?;
-        if let Some((v, path)) = field(cpu, cp, b"shares") {
-            let n = want_u64(v, path)?;
-            if n > 0 {
-                let n = n.clamp(2, 262_144);
-                c.resources.cpu_weight = Some(1 + ((n - 2) * 9999) / 262_142);
-                v1(c, b"cpu.shares", num(n as i64));
-            }
-        }
-        if let Some((v, path)) = field(cpu, cp, b"quota") {
-            let n = want_i64(v, path)?;
-            c.resources.cpu_quota = Some(if n <= 0 { -1 } else { n });
-            v1(c, b"cpu.cfs_quota_us", num(n));
-        }
-        if let Some((v, path)) = field(cpu, cp, b"period") {
-            let n = want_u64(v, path)?;
-            if n > 0 {
-                c.resources.cpu_period = Some(n);
-                // v1 wants the period before a quota that depends on it.
-                c.resources
-                    .v1
-                    .insert(0, (&b"cpu.cfs_period_us"[..], num(n as i64)));
-            }
-        }
-        for (k, file) in [
-            (&b"realtimeRuntime"[..], &b"cpu.rt_runtime_us"[..]),
-            (b"realtimePeriod", b"cpu.rt_period_us"),
-        ] {
-            if let Some((v, path)) = field(cpu, cp, k) {
-                let n = want_i64(v, path)?;
-                v1(c, file, num(n));
-                v1_only(c, path);
-            }
-        }
-        if let Some((v, path)) = field(cpu, cp, b"cpus") {
-            let s = want_str(v, path)?;
-            if !s.is_empty() {
-                c.resources.cpuset_cpus = Some(s);
-                v1(c, b"cpuset.cpus", s);
-            }
-        }
-        if let Some((v, path)) = field(cpu, cp, b"mems") {
-            let s = want_str(v, path)?;
-            if !s.is_empty() {
-                c.resources.cpuset_mems = Some(s);
-                v1(c, b"cpuset.mems", s);
-            }
-        }
-        if let Some((v, path)) = field(cpu, cp, b"idle") {
-            let n = want_i64(v, path)?;
-            c.resources.files.push((b"cpu.idle", num(n)));
-            v2_only(c, path);
-        }
-    }
-    if let Some((pids, pp)) = field(r, R, b"pids")
-        && let Some((v, path)) = field(pids, pp, b"limit")
-    {
-        let n = want_i64(v, path)?;
-        c.resources.pids = Some(if n <= 0 { -1 } else { n });
-        v1(c, b"pids.max", if n <= 0 { b"max" } else { num(n) });
-    }
-    if let Some((bio, bp)) = field(r, R, b"blockIO") {
-        want_obj(bio, bp)?;
-        if let Some((v, path)) = field(bio, bp, b"weight") {
-            let n = want_u64(v, path)?;
-            c.resources.files.push((b"io.bfq.weight", num(n as i64)));
-            v1(c, b"blkio.weight", num(n as i64));
-        }
-        if let Some((v, path)) = field(bio, bp, b"leafWeight") {
-            let n = want_u64(v, path)?;
-            v1(c, b"blkio.leaf_weight", num(n as i64));
-            v1_only(c, path);
-        }
-        if let Some((list, path)) = field(bio, bp, b"weightDevice") {
-            for d in want_arr(list, path)? {
-                let dev = majmin(d, path)?;
-                if let Some((w, wp)) = field(d, path, b"weight") {
-                    let line = cat(&[dev, b" ", num(want_u64(w, wp)? as i64)]);
-                    c.resources.files.push((b"io.bfq.weight", line));
-                    v1(c, b"blkio.weight_device", line);
-                }
-            }
-        }
-        for (k, v1file, v2key) in [
-            (
-                &b"throttleReadBpsDevice"[..],
-                &b"blkio.throttle.read_bps_device"[..],
-                &b"rbps"[..],
-            ),
-            (
-                b"throttleWriteBpsDevice",
-                b"blkio.throttle.write_bps_device",
-                b"wbps",
-            ),
-            (
-                b"throttleReadIOPSDevice",
-                b"blkio.throttle.read_iops_device",
-                b"riops",
-            ),
-            (
-                b"throttleWriteIOPSDevice",
-                b"blkio.throttle.write_iops_device",
-                b"wiops",
-            ),
-        ] {
-            if let Some((list, path)) = field(bio, bp, k) {
-                for d in want_arr(list, path)? {
-                    let dev = majmin(d, path)?;
-                    let rp = p(path, b"rate");
-                    let rate = want_u64(d.get(b"rate").unwrap_or(&Json::Null), rp)?;
-                    let r = num(rate as i64);
-                    v1(c, v1file, cat(&[dev, b" ", r]));
-                    c.resources
-                        .files
-                        .push((b"io.max", cat(&[dev, b" ", v2key, b"=", r])));
-                }
+            for d in l.items() {
+                let e = At { j: d, path: l.path };
+                let name = r.need_s(e, b"name");
+                let line = cat(&[name, b" ", num(r.need_n(e, b"priority", UINT))]);
+                v1(c, b"net_prio.ifpriomap", line);
+                only(&mut c.v2_error, l.path, V2_NONE);
             }
         }
     }
-    if let Some((list, path)) = field(r, R, b"hugepageLimits") {
-        for h in want_arr(list, path)? {
-            let sp = p(path, b"pageSize");
-            let size = want_str(h.get(b"pageSize").unwrap_or(&Json::Null), sp)?;
-            let lp = p(path, b"limit");
-            let limit = num(want_u64(h.get(b"limit").unwrap_or(&Json::Null), lp)? as i64);
-            v1(c, cat(&[b"hugetlb.", size, b".limit_in_bytes"]), limit);
-            c.resources
-                .files
-                .push((cat(&[b"hugetlb.", size, b".max"]), limit));
-        }
-    }
-    if let Some((net, np)) = field(r, R, b"network") {
-        if let Some((v, path)) = field(net, np, b"classID") {
-            let n = want_u64(v, path)?;
-            v1(c, b"net_cls.classid", num(n as i64));
-            v1_only(c, path);
-        }
-        if let Some((list, path)) = field(net, np, b"priorities") {
-            for e in want_arr(list, path)? {
-                let name = want_str(e.get(b"name").unwrap_or(&Json::Null), p(path, b"name"))?;
-                let pr = want_u64(
-                    e.get(b"priority").unwrap_or(&Json::Null),
-                    p(path, b"priority"),
-                )?;
-                v1(c, b"net_prio.ifpriomap", cat(&[name, b" ", num(pr as i64)]));
-                v1_only(c, path);
-            }
-        }
-    }
-    if let Some((u, up)) = field(r, R, b"unified") {
-        for (k, v) in want_obj(u, up)? {
-            let val = want_str(v, p(up, k))?;
+    if let Some(u) = r.sub(res, b"unified", OBJ) {
+        for (k, v) in u.j.as_obj().unwrap_or(&[]) {
+            let val = r.check(Some(v), u.path, k, STR).and_then(Json::as_str);
             if k.contains(&b'/') || k.starts_with(b"cgroup.") {
-                return Err(Error::new(p(up, k), b"not a controller file"));
+                r.fail(join(u.path, k), b"not a controller file");
             }
-            c.resources.files.push((k, val));
-            v2_only(c, up);
+            v2(c, k, val.unwrap_or(b""));
+            only(&mut c.v1_error, u.path, V2_ONLY);
         }
     }
-    if let Some((list, path)) = field(r, R, b"devices") {
-        for d in want_arr(list, path)? {
-            let ap = p(path, b"allow");
-            let allow = want_bool(d.get(b"allow").unwrap_or(&Json::Null), ap)?;
-            let kind = match d.get(b"type") {
-                Some(t) if !t.is_null() => match want_str(t, p(path, b"type"))? {
-                    b"a" => b'a',
-                    b"c" => b'c',
-                    b"b" => b'b',
-                    _ => return Err(Error::new(p(path, b"type"), b"expected a, c or b")),
-                },
-                _ => b'a',
-            };
-            let id = |k: &[u8]| -> Res<i64> {
-                match d.get(k) {
-                    Some(v) if !v.is_null() => want_i64(v, p(path, k)),
-                    _ => Ok(-1),
+    if let Some(l) = r.sub(res, b"devices", ARR) {
+        for d in l.items() {
+            let e = At { j: d, path: l.path };
+            let allow = r.need_n(e, b"allow", BOOL) != 0;
+            let kind = match r.str(e, b"type") {
+                None | Some(b"a") => b'a',
+                Some(b"c") => b'c',
+                Some(b"b") => b'b',
+                _ => {
+                    r.fail(join(l.path, b"type"), b"expected a, c or b");
+                    b'a'
                 }
             };
-            let (ma, mi) = (id(b"major")?, id(b"minor")?);
-            let access = match d.get(b"access") {
-                Some(v) if !v.is_null() => want_str(v, p(path, b"access"))?,
-                _ => b"rwm",
-            };
+            let major = r.int(e, b"major").unwrap_or(-1);
+            let minor = r.int(e, b"minor").unwrap_or(-1);
+            let access = r.str(e, b"access").unwrap_or(b"rwm");
             if access.is_empty() || !access.iter().all(|ch| b"rwm".contains(ch)) {
-                return Err(Error::new(p(path, b"access"), b"expected letters of rwm"));
+                r.fail(join(l.path, b"access"), b"expected letters of rwm");
             }
-            c.resources.devices.push(crate::spec::DevRule {
+            c.devices.push(crate::spec::DevRule {
                 allow,
                 kind,
-                major: ma,
-                minor: mi,
+                major,
+                minor,
                 access: access_bits(access),
             });
         }
     }
-    if let Some((v, path)) = field(r, R, b"rdma")
-        && !want_obj(v, path)?.is_empty()
+    if let Some(v) = r.sub(res, b"rdma", OBJ)
+        && !v.j.as_obj().unwrap_or(&[]).is_empty()
     {
-        return Err(Error::new(path, b"not supported by thinbox; remove it"));
+        r.fail(v.path, b"not supported by thinbox; remove it");
     }
-    Ok(())
+    r.nulls = nulls;
+}
+
+fn hugepages<'a>(r: &mut Rd<'a>, c: &mut Resources, res: At<'a>) {
+    let Some(l) = r.sub(res, b"hugepageLimits", ARR) else {
+        return;
+    };
+    for h in l.items() {
+        let e = At { j: h, path: l.path };
+        let size = r.need_s(e, b"pageSize");
+        let n = num(r.need_n(e, b"limit", UINT));
+        v1(c, cat(&[b"hugetlb.", size, b".limit_in_bytes"]), n);
+        let f = cat(&[b"hugetlb.", size, b".max"]);
+        v2(c, f, n);
+    }
+}
+
+fn majmin<'a>(r: &mut Rd<'a>, e: At<'a>) -> S {
+    let ma = num(r.need_n(e, b"major", INT));
+    cat(&[ma, b":", num(r.need_n(e, b"minor", INT))])
 }
 
 fn access_bits(a: &[u8]) -> u8 {
@@ -311,10 +329,4 @@ fn access_bits(a: &[u8]) -> u8 {
             _ => 1,
         }
     })
-}
-
-fn majmin(d: &Json, path: &[u8]) -> Res<S> {
-    let ma = want_i64(d.get(b"major").unwrap_or(&Json::Null), p(path, b"major"))?;
-    let mi = want_i64(d.get(b"minor").unwrap_or(&Json::Null), p(path, b"minor"))?;
-    Ok(cat(&[num(ma), b":", num(mi)]))
 }

@@ -8,7 +8,7 @@ use crate::cgroup;
 use crate::container::{self, FIFO};
 use crate::hooks;
 use crate::oci::{self, Bundle};
-use crate::rt::{self, Buf, Error, Res, S, cat};
+use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
 use crate::spawn;
 use crate::state::{self, State};
 use crate::sys;
@@ -30,24 +30,38 @@ pub struct Flags {
     pub id: S,
 }
 
+const FLAGS: [&[u8]; 11] = [
+    b"-b",
+    b"--bundle",
+    b"--pid-file",
+    b"--console-socket",
+    b"--preserve-fds",
+    b"-d",
+    b"--detach",
+    b"--no-pivot",
+    b"--no-new-keyring",
+    b"--keep",
+    b"--no-subreaper",
+];
+
 /// Flags of create, and of run when `run` is set.
 pub fn parse(args: &[S], run: bool) -> Res<Flags> {
     let mut f = Flags::default();
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
-        match flag {
-            b"-b" | b"--bundle" => f.bundle = Some(o.value(flag)?),
-            b"--pid-file" => f.pid_file = Some(o.value(flag)?),
-            b"--console-socket" => f.console_socket = Some(o.value(flag)?),
-            b"--preserve-fds" => {
+        match rt::index_of(&FLAGS, flag) {
+            Some(0 | 1) => f.bundle = Some(o.value(flag)?),
+            Some(2) => f.pid_file = Some(o.value(flag)?),
+            Some(3) => f.console_socket = Some(o.value(flag)?),
+            Some(4) => {
                 let v = o.value(flag)?;
                 f.preserve_fds = rt::parse_u64(v)
                     .filter(|&n| n < 1 << 16)
                     .ok_or_else(|| Error::new(cat(&[b"--preserve-fds ", v]), b"not a number"))?
                     as u32;
             }
-            b"-d" | b"--detach" if run => f.detach = true,
-            b"--no-pivot" | b"--no-new-keyring" | b"--keep" | b"--no-subreaper" => {}
+            Some(5 | 6) if run => f.detach = true,
+            Some(7..) => {}
             _ => {
                 return Err(Error::new(
                     cat(&[b"unknown flag ", flag]),
@@ -137,7 +151,7 @@ pub fn create(f: &Flags) -> Res<Created> {
     }
     let dir = state::create_dir(root, id).map_err(|e| {
         if sys::lstat(state::dir(root, id)).is_ok() {
-            Error::new(cat(&[b"container ", id]), b"already exists")
+            container::err(id, b"already exists")
         } else {
             e
         }
@@ -150,9 +164,8 @@ pub fn create(f: &Flags) -> Res<Created> {
     st.set(b"created", state::rfc3339(secs, nanos));
     let r = (|| {
         let cfg = cat(&[dir, b"/config.json"]);
-        let fd = sys::open(cfg, sys::O_WRONLY | sys::O_CREAT | sys::O_CLOEXEC, 0o600)
-            .map_err(|e| Error::sys(cfg, e))?;
-        sys::write_all(fd.raw(), &text).map_err(|e| Error::sys(cfg, e))?;
+        let fd = sys::open(cfg, sys::O_WRONLY | sys::O_CREAT | sys::O_CLOEXEC, 0o600).ctx(cfg)?;
+        sys::write_all(fd.raw(), &text).ctx(cfg)?;
         let cg = cgroup::create_oci(b.c.cgroup_path, id, &b.c.resources)?;
         if let Some(cg) = &cg {
             container::cgroups_into(&mut st, cg);
@@ -184,9 +197,8 @@ fn spawn_init(
 ) -> Res<(i32, Option<sys::Fd>)> {
     let id = f.id;
     let fifo = cat(&[root, b"/", id, FIFO]);
-    sys::mknodat(sys::AT_FDCWD, fifo, sys::S_IFIFO | 0o600, 0).map_err(|e| Error::sys(fifo, e))?;
-    let start =
-        sys::open(fifo, sys::O_RDWR | sys::O_CLOEXEC, 0).map_err(|e| Error::sys(fifo, e))?;
+    sys::mknodat(sys::AT_FDCWD, fifo, sys::S_IFIFO | 0o600, 0).ctx(fifo)?;
+    let start = sys::open(fifo, sys::O_RDWR | sys::O_CLOEXEC, 0).ctx(fifo)?;
     let hook_state = |pid: i32| -> Res<alloc::vec::Vec<u8>> {
         let mut s = st.clone();
         s.set_num(b"pid", pid as u64);
@@ -223,6 +235,7 @@ fn spawn_init(
 /// Written atomically, as runc does: callers poll for it.
 pub fn write_pid_file(path: S, pid: i32) -> Res<()> {
     let path = absolute(path);
+    let what = cat(&[b"--pid-file ", path]);
     let tmp = cat(&[path, b".tmp"]);
     let mut b = Buf::new();
     b.u(pid as u64);
@@ -231,32 +244,28 @@ pub fn write_pid_file(path: S, pid: i32) -> Res<()> {
         sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC | sys::O_CLOEXEC,
         0o644,
     )
-    .map_err(|e| Error::sys(cat(&[b"--pid-file ", path]), e))?;
-    sys::write_all(fd.raw(), b.as_slice())
-        .map_err(|e| Error::sys(cat(&[b"--pid-file ", path]), e))?;
+    .ctx(what)?;
+    sys::write_all(fd.raw(), b.as_slice()).ctx(what)?;
     drop(fd);
-    sys::rename(tmp, path).map_err(|e| Error::sys(cat(&[b"--pid-file ", path]), e))?;
+    sys::rename(tmp, path).ctx(what)?;
     Ok(())
 }
 
 /// Sends the pty master over the unix socket, with SCM_RIGHTS.
 pub fn send_console(path: &[u8], master: i32) -> Res<()> {
     let what = cat(&[b"--console-socket ", path]);
-    let s = sys::socket(sys::AF_UNIX, sys::SOCK_STREAM | sys::SOCK_CLOEXEC)
-        .map_err(|e| Error::sys(what, e))?;
-    sys::connect_unix(s.raw(), path).map_err(|e| Error::sys(what, e))?;
-    sys::send_with_fd(s.raw(), b"/dev/ptmx", Some(master)).map_err(|e| Error::sys(what, e))?;
+    let s = sys::socket(sys::AF_UNIX, sys::SOCK_STREAM | sys::SOCK_CLOEXEC).ctx(what)?;
+    sys::connect_unix(s.raw(), path).ctx(what)?;
+    sys::send_with_fd(s.raw(), b"/dev/ptmx", Some(master)).ctx(what)?;
     Ok(())
 }
 
 /// Whether `run ARGS` is the OCI dialect (`run [--bundle B] ID`) rather
 /// than `run [OPTIONS] ROOTFS|IMAGE CMD`.
 pub fn is_oci_run(args: &[S]) -> bool {
+    // create's flags up to --no-pivot, less --preserve-fds.
     let flagged = args.iter().any(|a| {
-        matches!(
-            *a,
-            b"-b" | b"--bundle" | b"--pid-file" | b"--console-socket" | b"--no-pivot"
-        ) || a.starts_with(b"--bundle=")
+        matches!(rt::index_of(&FLAGS[..8], a), Some(0..=3 | 7)) || a.starts_with(b"--bundle=")
     });
     flagged
         || (args.len() == 1 && args[0].first() != Some(&b'-') && sys::stat(b"config.json").is_ok())
@@ -268,9 +277,8 @@ pub fn run_oci(args: &[S]) -> i32 {
     let r = (|| -> Res<i32> {
         let f = parse(args, true)?;
         let set = spawn::forward_set();
-        let old =
-            sys::sigprocmask(sys::SIG_BLOCK, set).map_err(|e| Error::sys(b"sigprocmask", e))?;
-        let sigfd = sys::signalfd(set).map_err(|e| Error::sys(b"signalfd", e))?;
+        let old = sys::sigprocmask(sys::SIG_BLOCK, set).ctx(b"sigprocmask")?;
+        let sigfd = sys::signalfd(set).ctx(b"signalfd")?;
         let cr = create(&f)?;
         let _ = sys::sigprocmask(sys::SIG_SETMASK, old);
         if let Err(e) = crate::applets::start::start(cr.root, f.id) {
@@ -282,8 +290,7 @@ pub fn run_oci(args: &[S]) -> i32 {
             return Ok(0);
         }
         let _ = sys::sigprocmask(sys::SIG_BLOCK, set);
-        let (a, _b) =
-            sys::socketpair(sys::SOCK_SEQPACKET).map_err(|e| Error::sys(b"socketpair", e))?;
+        let (a, _b) = sys::socketpair(sys::SOCK_SEQPACKET).ctx(b"socketpair")?;
         let child = spawn::Child {
             pid: cr.pid,
             pty: if f.console_socket.is_none() {
@@ -302,5 +309,88 @@ pub fn run_oci(args: &[S]) -> i32 {
     match r {
         Ok(c) => c,
         Err(e) => fail(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&'static [u8]], run: bool) -> Result<Flags, String> {
+        parse(args, run).map_err(|e| String::from_utf8_lossy(e.msg).into_owned())
+    }
+
+    #[test]
+    fn create_flags() {
+        let f = flags(
+            &[
+                b"--bundle",
+                b"/b",
+                b"--pid-file=/p",
+                b"--console-socket",
+                b"/s",
+                b"--preserve-fds",
+                b"3",
+                b"--no-pivot",
+                b"--no-new-keyring",
+                b"--keep",
+                b"--no-subreaper",
+                b"c1",
+            ],
+            false,
+        )
+        .unwrap();
+        assert_eq!(f.bundle, Some(&b"/b"[..]));
+        assert_eq!(f.pid_file, Some(&b"/p"[..]));
+        assert_eq!(f.console_socket, Some(&b"/s"[..]));
+        assert_eq!((f.preserve_fds, f.detach, f.id), (3, false, &b"c1"[..]));
+        assert_eq!(
+            flags(&[b"-b", b"x", b"i"], false).unwrap().bundle,
+            Some(&b"x"[..])
+        );
+        // -d is run's alone.
+        assert!(flags(&[b"-d", b"i"], true).unwrap().detach);
+        assert!(flags(&[b"--detach", b"i"], true).unwrap().detach);
+        assert_eq!(
+            flags(&[b"-d", b"i"], false).err().unwrap(),
+            "unknown flag -d: see 'thinbox --help'"
+        );
+        assert_eq!(
+            flags(&[b"--bogus", b"i"], false).err().unwrap(),
+            "unknown flag --bogus: see 'thinbox --help'"
+        );
+        assert_eq!(
+            flags(&[b"--preserve-fds", b"65536", b"i"], false)
+                .err()
+                .unwrap(),
+            "--preserve-fds 65536: not a number"
+        );
+        assert!(flags(&[b"a", b"b"], false).is_err());
+        assert!(flags(&[b".."], false).is_err());
+        assert!(flags(&[b"a/b"], false).is_err());
+        assert_eq!(flags(&[b"a_b.c+d-1"], false).unwrap().id, b"a_b.c+d-1");
+    }
+
+    #[test]
+    fn oci_run_detection() {
+        for a in [
+            &[&b"-b"[..], b"x", b"i"][..],
+            &[b"--bundle", b"x", b"i"],
+            &[b"--bundle=x", b"i"],
+            &[b"--pid-file", b"p", b"i"],
+            &[b"--console-socket", b"s", b"i"],
+            &[b"--no-pivot", b"i"],
+        ] {
+            assert!(is_oci_run(a), "{:?}", a);
+        }
+        for a in [
+            &[&b"--preserve-fds"[..], b"1", b"/rootfs", b"sh"][..],
+            &[b"-d", b"/rootfs", b"sh"],
+            &[b"--keep", b"/rootfs", b"sh"],
+            &[b"--memory", b"64m", b"/rootfs", b"sh"],
+            &[b"/rootfs", b"sh"],
+        ] {
+            assert!(!is_oci_run(a), "{:?}", a);
+        }
     }
 }

@@ -17,8 +17,8 @@ fn delete(args: &[S]) -> Res<()> {
     let mut force = false;
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
-        match flag {
-            b"-f" | b"--force" => force = true,
+        match crate::rt::index_of(&[b"-f", b"--force"], flag) {
+            Some(_) => force = true,
             _ => return Err(Error::new(cat(&[b"delete: unknown flag ", flag]), b"")),
         }
     }
@@ -34,8 +34,8 @@ fn delete(args: &[S]) -> Res<()> {
     };
     let status = container::status(root, id, &st);
     if !force && status != b"stopped" {
-        return Err(Error::new(
-            cat(&[b"container ", id]),
+        return Err(container::err(
+            id,
             cat(&[b"is ", status, b"; stop it first or use delete --force"]),
         ));
     }

@@ -3,7 +3,6 @@
 
 use super::{Opts, fail};
 use crate::container;
-use crate::json;
 use crate::rt::{self, Buf, Error, S, cat};
 use crate::state;
 
@@ -12,13 +11,12 @@ pub fn main(args: &[S]) -> i32 {
     let mut quiet = false;
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
-        match flag {
-            b"-f" | b"--format" => match o.value(flag) {
-                Ok(b"json") => as_json = true,
-                Ok(b"table") => {}
+        match rt::index_of(&[b"-f", b"--format", b"-q", b"--quiet"], flag) {
+            Some(0 | 1) => match o.value(flag).map(|v| rt::index_of(&[b"table", b"json"], v)) {
+                Ok(Some(n)) => as_json |= n == 1,
                 _ => return fail(Error::new(b"--format", b"use table or json")),
             },
-            b"-q" | b"--quiet" => quiet = true,
+            Some(_) => quiet = true,
             _ => return fail(Error::new(cat(&[b"list: unknown flag ", flag]), b"")),
         }
     }
@@ -38,7 +36,7 @@ pub fn main(args: &[S]) -> i32 {
             if i > 0 {
                 b.c(b',');
             }
-            let bundle = container::bundle_of(root, id, &st).ok();
+            let bundle = container::bundle_of(root, id, &st);
             b.0.extend_from_slice(&container::state_json(id, &st, status, bundle.as_ref()));
         } else if quiet {
             b.s(id).c(b'\n');
@@ -59,7 +57,6 @@ pub fn main(args: &[S]) -> i32 {
     if as_json {
         b.s(b"]\n");
     }
-    let _ = json::put_str;
     rt::out(b.as_slice());
     0
 }

@@ -3,7 +3,7 @@
 
 use super::fail;
 use crate::container;
-use crate::rt::{self, Error, Res, S, cat};
+use crate::rt::{self, Ctx, Error, Res, S, cat};
 use crate::state;
 use crate::sys;
 
@@ -31,16 +31,13 @@ fn set(id: &[u8], freeze: bool) -> Res<()> {
     let status = container::status(root, id, &st);
     let want: &[u8] = if freeze { b"running" } else { b"paused" };
     if status != want {
-        return Err(Error::new(
-            cat(&[b"container ", id]),
-            cat(&[b"is ", status]),
-        ));
+        return Err(container::err(id, cat(&[b"is ", status])));
     }
-    let cg = container::cgroup_of(&st)
-        .ok_or_else(|| Error::new(cat(&[b"container ", id]), b"has no cgroup to freeze"))?;
+    let cg =
+        container::cgroup_of(&st).ok_or_else(|| container::err(id, b"has no cgroup to freeze"))?;
     if cg.v1.is_empty() {
         let f = cat(&[cg.path, b"/cgroup.freeze"]);
-        rt::write_file(f, if freeze { b"1" } else { b"0" }).map_err(|e| Error::sys(f, e))?;
+        rt::write_file(f, if freeze { b"1" } else { b"0" }).ctx(f)?;
         // Frozen only once cgroup.events says so.
         for _ in 0..1000 {
             let ev = rt::read_file(cat(&[cg.path, b"/cgroup.events"])).unwrap_or_default();
@@ -50,10 +47,7 @@ fn set(id: &[u8], freeze: bool) -> Res<()> {
             }
             sys::sleep_ms(1);
         }
-        return Err(Error::new(
-            cat(&[b"container ", id]),
-            b"did not freeze in time",
-        ));
+        return Err(container::err(id, b"did not freeze in time"));
     }
     let dir = cg
         .v1
@@ -61,5 +55,5 @@ fn set(id: &[u8], freeze: bool) -> Res<()> {
         .find(|d| d.starts_with(b"/sys/fs/cgroup/freezer/"))
         .ok_or_else(|| Error::new(b"freezer", b"the v1 freezer controller is not mounted"))?;
     let f = cat(&[dir, b"/freezer.state"]);
-    rt::write_file(f, if freeze { b"FROZEN" } else { b"THAWED" }).map_err(|e| Error::sys(f, e))
+    rt::write_file(f, if freeze { b"FROZEN" } else { b"THAWED" }).ctx(f)
 }

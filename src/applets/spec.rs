@@ -2,7 +2,7 @@
 //! config.json, as `runc spec` does.
 
 use super::{Opts, fail};
-use crate::rt::{Buf, Error, Res, S, cat};
+use crate::rt::{Buf, Ctx, Error, Res, S, cat};
 use crate::sys;
 
 const HEAD: &[u8] = br#"{
@@ -26,10 +26,14 @@ const HEAD: &[u8] = br#"{
   "mounts": [
     {"destination": "/proc", "type": "proc", "source": "proc"},
     {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"GID]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620""#;
+
+const MID: &[u8] = br#"]},
     {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
     {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-    SYS
+    "#;
+
+const LINUX: &[u8] = br#"
   ],
   "linux": {
 "#;
@@ -55,26 +59,19 @@ fn spec(args: &[S]) -> Res<()> {
     let (mut rootless, mut bundle) = (false, &b"."[..]);
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
-        match flag {
-            b"--rootless" => rootless = true,
-            b"-b" | b"--bundle" => bundle = o.value(flag)?,
+        match crate::rt::index_of(&[b"--rootless", b"-b", b"--bundle"], flag) {
+            Some(0) => rootless = true,
+            Some(_) => bundle = o.value(flag)?,
             _ => return Err(Error::new(cat(&[b"spec: unknown flag ", flag]), b"")),
         }
     }
     let path = cat(&[bundle, b"/config.json"]);
-    let mut text = HEAD.to_vec();
-    let replace = |t: &mut alloc::vec::Vec<u8>, from: &[u8], to: &[u8]| {
-        if let Some(i) = t.windows(from.len()).position(|w| w == from) {
-            t.splice(i..i + from.len(), to.iter().copied());
-        }
-    };
-    replace(
-        &mut text,
-        b"GID",
-        if rootless { b"" } else { b", \"gid=5\"" },
-    );
-    replace(&mut text, b"SYS", if rootless { SYS_ROOTLESS } else { SYS });
-    let mut b = Buf(text);
+    let mut b = Buf::new();
+    b.s(HEAD)
+        .s(if rootless { b"" } else { b", \"gid=5\"" })
+        .s(MID)
+        .s(if rootless { SYS_ROOTLESS } else { SYS })
+        .s(LINUX);
     if rootless {
         let (uid, gid) = (sys::geteuid(), sys::getegid());
         b.s(b"    \"uidMappings\": [{\"containerID\": 0, \"hostID\": ")
@@ -93,6 +90,6 @@ fn spec(args: &[S]) -> Res<()> {
             Error::sys(path, e)
         }
     })?;
-    sys::write_all(fd.raw(), b.as_slice()).map_err(|e| Error::sys(path, e))?;
+    sys::write_all(fd.raw(), b.as_slice()).ctx(path)?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 use super::fail;
 use crate::container;
 use crate::oci;
-use crate::rt::{Error, Res, S, cat};
+use crate::rt::{Ctx, Error, Res, S, cat};
 use crate::state;
 use crate::sys;
 
@@ -22,8 +22,8 @@ pub fn start(root: &[u8], id: &[u8]) -> Res<()> {
     let st = state::load(root, id)?;
     let status = container::status(root, id, &st);
     if status != b"created" {
-        return Err(Error::new(
-            cat(&[b"container ", id]),
+        return Err(container::err(
+            id,
             cat(&[b"cannot start: it is ", status, b", not created"]),
         ));
     }
@@ -31,7 +31,7 @@ pub fn start(root: &[u8], id: &[u8]) -> Res<()> {
     let fd = sys::open(fifo, sys::O_WRONLY | sys::O_NONBLOCK | sys::O_CLOEXEC, 0).map_err(|e| {
         Error::sys(cat(&[b"starting ", id]), e).hint(b"its init is gone; delete it")
     })?;
-    sys::write(fd.raw(), b"0").map_err(|e| Error::sys(cat(&[b"starting ", id]), e))?;
+    sys::write(fd.raw(), b"0").ctx(cat(&[b"starting ", id]))?;
     let _ = sys::unlink(fifo);
     // Running means the user's program: wait until the init execs (or
     // dies), when its close-on-exec end of the fifo closes.
@@ -46,7 +46,7 @@ pub fn start(root: &[u8], id: &[u8]) -> Res<()> {
             break;
         }
     }
-    if let Ok(b) = container::bundle_of(root, id, &st)
+    if let Some(b) = container::bundle_of(root, id, &st)
         && !b.hooks[oci::POSTSTART].is_empty()
     {
         let js = container::state_json(id, &st, b"running", Some(&b));

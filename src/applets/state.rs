@@ -13,7 +13,7 @@ pub fn main(args: &[S]) -> i32 {
     match state::load(root, id) {
         Ok(st) => {
             let status = container::status(root, id, &st);
-            let b = container::bundle_of(root, id, &st).ok();
+            let b = container::bundle_of(root, id, &st);
             let mut js = container::state_json(id, &st, status, b.as_ref());
             js.push(b'\n');
             rt::out(&js);

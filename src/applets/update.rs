@@ -3,8 +3,8 @@
 use super::{Opts, fail};
 use crate::container;
 use crate::json;
-use crate::rt::{self, Error, Res, S, cat};
-use crate::spec::Container;
+use crate::rt::{self, Ctx, Error, Res, S, cat};
+use crate::spec::Resources;
 use crate::state;
 
 pub fn main(args: &[S]) -> i32 {
@@ -18,8 +18,8 @@ fn update(args: &[S]) -> Res<()> {
     let mut file = None;
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
-        match flag {
-            b"-r" | b"--resources" => file = Some(o.value(flag)?),
+        match rt::index_of(&[b"-r", b"--resources"], flag) {
+            Some(_) => file = Some(o.value(flag)?),
             _ => {
                 return Err(Error::new(
                     cat(&[b"update: unknown flag ", flag]),
@@ -39,13 +39,12 @@ fn update(args: &[S]) -> Res<()> {
     } else {
         rt::read_file(file)
     }
-    .map_err(|e| Error::sys(file, e))?;
+    .ctx(file)?;
     let j = json::parse(&text).map_err(|e| Error::new(file, e.msg))?;
-    let mut c = Container::new(id, b"/");
-    crate::oci_res::resources(&mut c, &j)?;
+    let mut res = Resources::default();
+    crate::oci_res::parse(&mut res, &j)?;
     let root = state::root(None);
     let st = state::load(root, id)?;
-    let cg = container::cgroup_of(&st)
-        .ok_or_else(|| Error::new(cat(&[b"container ", id]), b"has no cgroup"))?;
-    container::write_resources(&cg, &c.resources)
+    let cg = container::cgroup_of(&st).ok_or_else(|| container::err(id, b"has no cgroup"))?;
+    container::write_resources(&cg, &res)
 }
