@@ -195,7 +195,7 @@ const RLIMITS: [&[u8]; 16] = [
     b"RTTIME",
 ];
 
-fn process(b: &mut Bundle, pr: &Json) -> Res<()> {
+pub fn process(b: &mut Bundle, pr: &Json) -> Res<()> {
     want_obj(pr, b"process")?;
     let c = &mut b.c;
     if let Some(v) = pr.get(b"terminal") {
