@@ -35,6 +35,7 @@ test-host: build $(CACHE)/rootfs/bin/busybox
 	sh tests/core.sh $(X86) $(CACHE)/rootfs
 	sh tests/security.sh $(X86) $(CACHE)/rootfs
 	sh tests/images.sh $(X86) $(CACHE)/rootfs
+	sh tests/containerd.sh $(X86)
 
 test-vm: build
 	sh tests/vm/run $(ARCH)

@@ -149,6 +149,22 @@ const RLIMITS: [&[u8]; 16] = [
     b"RTTIME",
 ];
 
+/// `exec --process`: an OCI process object replacing the bundle's.
+pub fn process_json(b: &mut Bundle, pr: &Json) -> Res<()> {
+    let mut r = Rd::new();
+    if r.check(Some(pr), b"process", b"", OBJ).is_some() {
+        process(
+            &mut r,
+            b,
+            At {
+                j: pr,
+                path: b"process",
+            },
+        );
+    }
+    r.done(())
+}
+
 #[inline(never)]
 fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
     let c = &mut b.c;

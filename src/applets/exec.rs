@@ -1,11 +1,15 @@
-//! `thinbox exec [-t] [-e K=V] [-w DIR] [-u USER] NAME CMD [ARG...]`: runs a
-//! process inside a running container, with its namespaces, cgroup,
+//! `thinbox exec [-t] [-e K=V] [-w DIR] [-u USER] NAME CMD [ARG...]`, or
+//! runc's `exec [--process F] [--detach] [--pid-file F] [--console-socket S]
+//! ID [CMD...]`: runs a process inside a running container, with its namespaces, cgroup,
 //! capabilities, no_new_privs and seccomp. The joining side runs from a
 //! sealed memfd copy of thinbox, so the container can never reach the host
 //! binary through /proc/PID/exe.
 
-use super::{Opts, fail, run};
+use super::{Opts, create, fail, run};
 use crate::cgroup::Cgroup;
+use crate::container;
+use crate::json;
+use crate::oci;
 use crate::rt::{self, Error, Res, S, cat};
 use crate::spawn;
 use crate::state;
@@ -45,33 +49,78 @@ const USAGE: &[u8] = b"usage: thinbox exec [-t] [-e K=V] [-w DIR] [-u USER] NAME
 
 fn exec(args: &[S]) -> Res<i32> {
     let (mut tty, mut user, mut cwd) = (false, None, None);
+    let (mut process, mut pid_file, mut console, mut detach) = (None, None, None, false);
     let mut env: Vec<S> = Vec::new();
     let mut o = Opts::new(args);
-    while let Some((i, _, v)) = o.flag(b"t.tty i.interactive e:env w:workdir u:user", USAGE)? {
+    // runc's flags as containerd's shim passes them: process .. detach.
+    let table = b"t.tty i.interactive e:env w:workdir|cwd u:user p:process -:pid-file -:console-socket d.detach";
+    while let Some((i, _, v)) = o.flag(table, USAGE)? {
         match i {
             0 => tty = true,
             2 => env.push(v),
             3 => cwd = Some(v),
             4 => user = Some(v),
+            5 => process = Some(v),
+            6 => pid_file = Some(v),
+            7 => console = Some(v),
+            8 => detach = true,
             _ => {}
         }
     }
     let rest = o.rest();
-    if rest.len() < 2 {
+    if rest.is_empty() || rest.len() < 2 && process.is_none() {
         return Err(Error::new(b"exec", USAGE));
     }
     spawn::is_root()?;
     let id = rest[0];
     let root = state::root(None);
     let st = state::load(root, id)?;
-    if !state::alive(&st, b"pid", b"start") {
+    let oci = st.get(b"kind") == Some(b"oci");
+    let running = if oci {
+        container::status(root, id, &st) == b"running"
+    } else {
+        state::alive(&st, b"pid", b"start")
+    };
+    if !running {
         return Err(Error::new(cat(&[b"container ", id]), b"is not running"));
     }
     protect_self()?;
-    let (mut c, _) = run::parse(&st.all(b"argv"))?;
-    c.args = rest[1..].to_vec();
-    c.tty = tty;
-    if tty && !c.has_env(b"TERM") {
+    let mut c = if oci {
+        let mut b = container::bundle_of(root, id, &st).ok_or_else(|| {
+            Error::new(
+                cat(&[b"container ", id]),
+                b"its config.json copy is unreadable",
+            )
+        })?;
+        if let Some(p) = process {
+            // A whole OCI process object replaces the config's.
+            let text = rt::read_file(p).map_err(|e| Error::sys(cat(&[b"--process ", p]), e))?;
+            let j = json::parse(&text).map_err(|e| Error::new(p, e.msg))?;
+            b.c.caps = Default::default();
+            b.c.groups.clear();
+            b.c.env.clear();
+            oci::process_json(&mut b, &j)?;
+        }
+        b.c
+    } else if process.is_some() {
+        return Err(Error::new(
+            b"--process",
+            b"is for OCI containers (thinbox create)",
+        ));
+    } else {
+        run::parse(&st.all(b"argv"))?.0
+    };
+    if rest.len() > 1 {
+        c.args = rest[1..].to_vec();
+        c.tty = tty;
+    }
+    if c.args.is_empty() {
+        return Err(Error::new(
+            b"process.args",
+            b"missing; name the program to run",
+        ));
+    }
+    if c.tty && !c.has_env(b"TERM") {
         c.env.push(b"TERM=xterm");
     }
     for e in env {
@@ -86,17 +135,64 @@ fn exec(args: &[S]) -> Res<i32> {
     let pid = st.num(b"pid").unwrap_or(0);
     let mut b = rt::Buf::new();
     b.s(b"/proc/").u(pid).s(b"/ns/");
+    // Namespaces the config named by path are the init's too.
+    let nss = c.join.drain(..).fold(c.namespaces, |a, (f, _)| a | f);
     for (flag, name) in JOIN {
-        if c.namespaces & flag != 0 {
+        if nss & flag != 0 {
             c.join.push((flag, cat(&[b.as_slice(), name])));
         }
     }
     c.namespaces = 0;
-    let cg = st.get(b"cgroup").map(|p| Cgroup {
-        path: p,
-        fd: sys::open(p, sys::O_RDONLY | sys::O_DIRECTORY, 0).ok(),
-        v1: Vec::new(),
-    });
-    let status = run::foreground(&c, cg.as_ref(), false, true)?;
-    Ok(sys::exit_code(status))
+    let cg = if oci {
+        container::cgroup_of(&st)
+    } else {
+        st.get(b"cgroup").map(|p| Cgroup {
+            path: p,
+            fd: sys::open(p, sys::O_RDONLY | sys::O_DIRECTORY, 0).ok(),
+            v1: Vec::new(),
+        })
+    };
+    if !detach && pid_file.or(console).is_some() {
+        return Err(Error::new(
+            b"--pid-file and --console-socket",
+            b"need --detach",
+        ));
+    }
+    if !detach {
+        let status = run::foreground(&c, cg.as_ref(), false, true)?;
+        return Ok(sys::exit_code(status));
+    }
+    if c.tty && console.is_none() {
+        return Err(Error::new(
+            b"process.terminal",
+            b"needs --console-socket to pass the terminal on",
+        ));
+    }
+    let opts = spawn::Opts {
+        die_with_parent: false,
+        start_fd: None,
+        preserve_fds: 0,
+        hooks: None,
+        hook_sync: None,
+        winsize: None,
+        sigmask: 0,
+        init_fd: None,
+        joining: true,
+    };
+    let child = spawn::spawn(&c, cg.as_ref(), &opts)?;
+    let sent = (|| {
+        if let Some(p) = pid_file {
+            create::write_pid_file(p, child.pid)?;
+        }
+        if let (Some(s), Some(pty)) = (console, &child.pty) {
+            create::send_console(s, pty.raw())?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = sent {
+        let _ = sys::kill(child.pid, sys::SIGKILL);
+        let _ = sys::wait4(child.pid, 0);
+        return Err(e);
+    }
+    Ok(0)
 }
