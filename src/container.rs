@@ -145,7 +145,7 @@ pub fn err(id: &[u8], why: &[u8]) -> Error {
 }
 
 pub fn warn(e: Error) {
-    rt::err(cat(&[b"thinbox: warning: ", e.msg, b"\n"]));
+    rt::err(cat(&[b"thinbox: warning: ", e.msg(), b"\n"]));
 }
 
 pub fn cgroups_into(st: &mut State, cg: &Cgroup) {

@@ -511,7 +511,7 @@ mod tests {
     }
 
     fn msg(e: &Error) -> String {
-        String::from_utf8(e.msg.to_vec()).unwrap()
+        String::from_utf8(e.msg().to_vec()).unwrap()
     }
 
     fn gzip(data: &[u8], args: &[&str]) -> Vec<u8> {

@@ -151,10 +151,7 @@ pub fn unpack(root: &[u8], name: &[u8], path: &[u8]) -> Res<S> {
     }
     if let Err(e) = r {
         let _ = tar::remove_tree(tmp);
-        return Err(Error {
-            msg: cat(&[b"image ", name, b": ", e.msg]),
-            code: 125,
-        });
+        return Err(Error::new(cat(&[b"image ", name]), e.msg()));
     }
     let digest = crate::sha256::hex(&core::mem::take(&mut s.hash).finish());
     // Mount points every container needs, so that a read-only run never
@@ -400,7 +397,7 @@ mod tests {
     }
 
     fn msg(e: Error) -> String {
-        String::from_utf8(e.msg.to_vec()).unwrap()
+        String::from_utf8(e.msg().to_vec()).unwrap()
     }
 
     /// The cache: unpacked digests and NAME=KEY links.

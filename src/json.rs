@@ -460,14 +460,14 @@ impl<'a> Rd<'a> {
     /// Keeps `e` unless an error came first.
     pub fn set(&mut self, e: Error) {
         if self.err.is_none() {
-            self.err = Some(e.msg);
+            self.err = Some(e.msg());
         }
     }
 
     /// The result: `v`, or the first error.
     pub fn done<T>(&self, v: T) -> Res<T> {
         match self.err {
-            Some(msg) => Err(Error { msg, code: 125 }),
+            Some(msg) => Err(Error::with(msg, 125)),
             None => Ok(v),
         }
     }
@@ -606,14 +606,14 @@ mod tests {
     fn err(s: &[u8]) -> String {
         match parse(s) {
             Ok(_) => panic!("accepted {:?}", String::from_utf8_lossy(s)),
-            Err(e) => String::from_utf8(e.msg.to_vec()).unwrap(),
+            Err(e) => String::from_utf8(e.msg().to_vec()).unwrap(),
         }
     }
 
     fn ok<T>(r: Res<T>) -> T {
         match r {
             Ok(v) => v,
-            Err(e) => panic!("{}", String::from_utf8_lossy(e.msg)),
+            Err(e) => panic!("{}", String::from_utf8_lossy(e.msg())),
         }
     }
 
@@ -952,7 +952,7 @@ mod tests {
         let mut r = Rd::new();
         assert_eq!(r.u32(top, b"n"), None);
         assert_eq!(
-            r.done(1).err().map(|e| e.msg),
+            r.done(1).err().map(|e| e.msg()),
             Some(&b"n: expected a non-negative integer, got -5"[..])
         );
         assert_eq!(Rd::new().done(7).ok(), Some(7));

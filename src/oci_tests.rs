@@ -219,10 +219,10 @@ fn dump(b: &Bundle) -> String {
 }
 
 fn run(text: &str) -> Result<String, String> {
-    let j = json::parse(text.as_bytes()).map_err(|e| s(e.msg))?;
+    let j = json::parse(text.as_bytes()).map_err(|e| s(e.msg()))?;
     match parse(&j, b"/bundle", b"id") {
         Ok(b) => Ok(dump(&b)),
-        Err(e) => Err(s(e.msg)),
+        Err(e) => Err(s(e.msg())),
     }
 }
 

@@ -118,7 +118,7 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
             Ok(never) => match never {},
             Err(e) => {
                 report(child_end.raw(), &e);
-                e.code
+                e.code()
             }
         };
         sys::exit(code);
@@ -170,11 +170,7 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
             Some(&MSG_READY) => return Ok(child),
             Some(&MSG_ERROR) => {
                 let _ = sys::wait4(pid, 0);
-                let msg = cat(&[&buf[2..n]]);
-                return Err(Error {
-                    msg,
-                    code: buf[1] as i32,
-                });
+                return Err(Error::with(&buf[2..n], buf[1] as i32));
             }
             Some(_) => {}
         }
@@ -184,7 +180,7 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
 /// Sends a setup failure to the parent, who prints it once; once the
 /// parent is gone (after OCI create), to the container's stderr.
 fn report(sock: i32, e: &Error) {
-    let msg = cat(&[&[MSG_ERROR, e.code as u8], e.msg]);
+    let msg = cat(&[&[MSG_ERROR, e.code() as u8], e.msg()]);
     if sys::send_with_fd(sock, msg, None).is_err() {
         rt::err(e.line());
     }
@@ -491,11 +487,11 @@ pub fn exec_search(args: &[S], env: &[S]) -> Error {
     if last == sys::ENOENT || last == sys::ENOTDIR {
         Error::sys(what, last)
             .hint(b"no such command in the container's rootfs")
-            .code(127)
+            .exit(127)
     } else {
         Error::sys(what, last)
             .hint(b"check that it is an executable file for this architecture")
-            .code(126)
+            .exit(126)
     }
 }
 

@@ -166,6 +166,7 @@ pub const DEFAULT_PATH: &[u8] =
     b"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 impl Container {
+    #[inline(never)]
     pub fn new(id: S, rootfs: S) -> Container {
         Container {
             id,

@@ -72,7 +72,7 @@ pub fn detach(args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
                 &argv,
                 &spawn::cvec(rt::env()),
             );
-            let _ = sys::write(3, Error::sys(b"starting the supervisor", e).msg);
+            let _ = sys::write(3, Error::sys(b"starting the supervisor", e).msg());
             sys::exit(125);
         }
         Ok(_) => {}
@@ -94,10 +94,7 @@ pub fn detach(args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
     } else {
         &msg
     };
-    Err(Error {
-        msg: cat(&[msg]),
-        code: 125,
-    })
+    Err(Error::with(msg, 125))
 }
 
 struct Log {
@@ -152,13 +149,13 @@ pub fn main(args: &[S]) -> i32 {
         Ok(code) => code,
         Err(e) => {
             if let Some(r) = &ready {
-                let _ = sys::write(r.raw(), e.msg);
+                let _ = sys::write(r.raw(), e.msg());
             }
             if let Ok(st) = state::load(root, id) {
                 crate::image::remove_layer(&st);
             }
             state::remove_dir(root, id);
-            e.code
+            e.code()
         }
     }
 }

@@ -1324,6 +1324,7 @@ unsafe impl core::alloc::GlobalAlloc for Arena {
         }
     }
 
+    #[inline(never)]
     unsafe fn dealloc(&self, p: *mut u8, l: core::alloc::Layout) {
         // SAFETY: single-threaded access; only the newest block rolls back.
         unsafe {

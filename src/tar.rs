@@ -404,7 +404,7 @@ mod tests {
         fs::create_dir_all(dest).unwrap();
         let f = fs::File::open(a).unwrap();
         let mut s = Stream::new(f.as_raw_fd(), None);
-        extract(&mut s, b(dest)).map_err(|e| String::from_utf8(e.msg.to_vec()).unwrap())
+        extract(&mut s, b(dest)).map_err(|e| String::from_utf8(e.msg().to_vec()).unwrap())
     }
 
     /// Every entry under `d` with its type, mode, owner, times, size,

@@ -126,7 +126,7 @@ pub fn create(f: &Flags) -> Res<Created> {
         Error::sys(config, e)
             .hint(b"pass --bundle DIR holding config.json (thinbox spec writes one)")
     })?;
-    let j = crate::json::parse(&text).map_err(|e| Error::new(config, e.msg))?;
+    let j = crate::json::parse(&text).map_err(|e| Error::new(config, e.msg()))?;
     let b = oci::parse(&j, bundle_dir, id)?;
     if b.c.args.is_empty() {
         return Err(Error::new(
@@ -317,7 +317,7 @@ mod tests {
     use super::*;
 
     fn flags(args: &[&'static [u8]], run: bool) -> Result<Flags, String> {
-        parse(args, run).map_err(|e| String::from_utf8_lossy(e.msg).into_owned())
+        parse(args, run).map_err(|e| String::from_utf8_lossy(e.msg()).into_owned())
     }
 
     #[test]

@@ -262,7 +262,7 @@ pub fn fail(e: rt::Error) -> i32 {
         let line = if g.log_json {
             let mut b = rt::Buf::new();
             b.s(b"{\"level\":\"error\",\"msg\":");
-            crate::json::put_str(&mut b, e.msg);
+            crate::json::put_str(&mut b, e.msg());
             b.s(b"}\n");
             b.leak()
         } else {
@@ -270,7 +270,7 @@ pub fn fail(e: rt::Error) -> i32 {
         };
         let _ = crate::sys::write_all(fd.raw(), line);
     }
-    e.code
+    e.code()
 }
 
 #[cfg(test)]
@@ -288,7 +288,7 @@ mod tests {
             match o.flag(T, b"usage: x") {
                 Ok(Some((i, f, v))) => out += &std::format!("{i}{}={} ", s(f), s(v)),
                 Ok(None) => break,
-                Err(e) => return s(e.msg).into(),
+                Err(e) => return s(e.msg()).into(),
             }
         }
         for r in o.rest() {

@@ -40,7 +40,7 @@ fn update(args: &[S]) -> Res<()> {
         rt::read_file(file)
     }
     .ctx(file)?;
-    let j = json::parse(&text).map_err(|e| Error::new(file, e.msg))?;
+    let j = json::parse(&text).map_err(|e| Error::new(file, e.msg()))?;
     let mut res = Resources::default();
     crate::oci_res::parse(&mut res, &j)?;
     let root = state::root(None);

@@ -823,7 +823,7 @@ fn json_profiles_match_libseccomp() {
             let text = to_json(default, &[native, compat], &rules);
             let j = json::parse(text.as_bytes()).ok().unwrap();
             let f = from_json_in(t.g, &j, 0, b"p")
-                .map_err(|e| String::from_utf8_lossy(e.msg).to_string())
+                .map_err(|e| String::from_utf8_lossy(e.msg()).to_string())
                 .unwrap();
             let (theirs, skipped) = oracle(&t, default, &rules);
             let what = format!("{} default {default:#x}", t.host);
@@ -914,7 +914,7 @@ fn err(text: &str) -> String {
     let j = json::parse(text.as_bytes()).ok().unwrap();
     match from_json_in(&x86_64::GROUP, &j, 0, b"linux.seccomp") {
         Ok(_) => panic!("accepted {text}"),
-        Err(e) => String::from_utf8(e.msg.to_vec()).unwrap(),
+        Err(e) => String::from_utf8(e.msg().to_vec()).unwrap(),
     }
 }
 
@@ -978,10 +978,10 @@ fn json_errors_name_the_path() {
         .err()
         .unwrap();
     assert!(
-        e.msg
+        e.msg()
             .starts_with(b"/p.json: defaultAction: unknown action \"SCMP_ACT_X\"")
     );
-    assert_eq!(e.code, 125);
+    assert_eq!(e.code(), 125);
 }
 
 #[test]
