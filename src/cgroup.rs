@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 pub const CGROUP2_MAGIC: u64 = 0x6367_7270;
 pub const DEFAULT_ROOT: &[u8] = b"/sys/fs/cgroup/thinbox";
 
-const PI_HINT: &[u8] = b"; on a Raspberry Pi add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt and reboot";
+const PI_HINT: &[u8] = b"; on a Raspberry Pi add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt (/boot/cmdline.txt on older OS) and reboot";
 
 pub struct Cgroup {
     pub path: S,
@@ -152,7 +152,13 @@ pub fn create(path: S, r: &Resources) -> Res<Cgroup> {
         for ctrl in needed(r) {
             enable(root, ctrl, mroot)?;
         }
-        match sys::mkdir(path, 0o755) {
+        // An empty leftover (its thinbox was SIGKILLed) is taken over; a
+        // live container's cgroup is never empty, so rmdir fails there.
+        let made = match sys::mkdir(path, 0o755) {
+            Err(sys::EEXIST) if sys::rmdir(path).is_ok() => sys::mkdir(path, 0o755),
+            r => r,
+        };
+        match made {
             Ok(_) => {}
             Err(sys::EEXIST) => {
                 return Err(Error::new(cat(&[b"cgroup ", path]), b"already exists")

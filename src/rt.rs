@@ -95,7 +95,8 @@ impl Buf {
     /// Appends `n` right-aligned or left-aligned in `width` columns.
     pub fn pad(&mut self, s: &[u8], width: usize) -> &mut Buf {
         self.s(s);
-        for _ in s.len()..width {
+        // At least one space, so that a long value never runs into the next.
+        for _ in s.len()..width.max(s.len() + 1) {
             self.c(b' ');
         }
         self

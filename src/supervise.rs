@@ -201,6 +201,10 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
     let stop_flag = cat(&[dir, b"/stop"]);
     let mut restarts: u64 = 0;
     let mut backoff_ms: u64 = 100;
+    let init = match f.init {
+        true => Some(sys::sealed_self().map_err(|e| Error::sys(b"copying thinbox for --init", e))?),
+        false => None,
+    };
     loop {
         let cg = match c.cgroup_path {
             Some(p) => Some(cgroup::create(p, &c.resources)?),
@@ -214,7 +218,7 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
             hook_sync: None,
             winsize: None,
             sigmask: old,
-            init_fd: None,
+            init_fd: init.as_ref().map(|f| f.raw()),
             joining: false,
         };
         let child = match spawn::spawn(&c, cg.as_ref(), &opts) {
@@ -244,7 +248,9 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
         if let Some(r) = ready.take() {
             let _ = sys::write(r.raw(), b"ok");
         }
-        let status = pump(&child, &sigfd, out_rd.raw(), &mut log, stop_flag);
+        // With -t the output comes through the pty.
+        let out = child.pty.as_ref().map_or(out_rd.raw(), |p| p.raw());
+        let status = pump(&child, &sigfd, out, &mut log, stop_flag);
         let oom = cg
             .as_ref()
             .is_some_and(|g| sys::term_signal(status) == sys::SIGKILL && g.oom_killed());

@@ -185,6 +185,34 @@ test_cgroup_own() {
     [ ! -e "$CG/$name" ] || { echo "$CG/$name left behind"; return 1; }
 }
 
+test_stale_cgroup_taken_over() {
+    # What a SIGKILLed thinbox leaves: an empty cgroup of the name.
+    name=tbstale$$
+    mkdir "$CG/$name" || return 1
+    expect ok "$("$TB" run --rootfs "$R" --cgroup-root "$CG" --name $name echo ok)" || return 1
+    [ ! -e "$CG/$name" ] || { echo "$CG/$name left behind"; return 1; }
+}
+
+test_run_help() {
+    out=$("$TB" run --help) || return 1
+    echo "$out" | grep -q -- '--memory SIZE' || { echo "$out"; return 1; }
+}
+
+test_detached_init_tty_ps() {
+    a=tbdi$$ b=tbdt$$
+    "$TB" run -d --init --name $a --cgroup-root "$CG" --rootfs "$R" sleep 100 > /dev/null || return 1
+    "$TB" run -d -t --name $b --cgroup-root "$CG" --rootfs "$R" sh -c 'tty; sleep 100' > /dev/null || return 1
+    sleep 0.5
+    pid1=$("$TB" exec $a cat /proc/1/cmdline | tr '\0' ' ')
+    logs=$("$TB" logs $b | tr -d '\r')
+    # A long rootfs path must not run into COMMAND.
+    line=$("$TB" ps | grep "^$a ")
+    "$TB" rm -f $a $b > /dev/null
+    case $pid1 in *"init -- sleep 100"*) ;; *) echo "PID 1 is: $pid1"; return 1 ;; esac
+    expect /dev/pts/0 "$logs" || return 1
+    case $line in *"$R sleep 100") ;; *) echo "ps: $line"; return 1 ;; esac
+}
+
 test_err_missing_rootfs() { fails_cleanly 125 "rootfs /nonexistent: no such file" run --rootfs /nonexistent true; }
 test_err_rootfs_not_dir() { fails_cleanly 125 "is not a directory" run --rootfs /proc/self/status true; }
 test_err_no_command() { fails_cleanly 125 "no command" run --rootfs "$R"; }

@@ -18,7 +18,7 @@ const CTRL: [(&[u8], &[u8]); 5] = [
     (b"io", b"blkio"),
     (b"cpuset", b"cpuset"),
 ];
-const PI: &[u8] = b" (Raspberry Pi: add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt, then reboot)";
+const PI: &[u8] = b" (Raspberry Pi: add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt (older OS: /boot/cmdline.txt), then reboot)";
 
 /// One line: "ok       WHAT" or "missing  WHAT[ (optional)]; HINT".
 fn item(b: &mut Buf, bad: &mut bool, ok: bool, needed: bool, what: &[&[u8]], hint: &[&[u8]]) {

@@ -1,4 +1,4 @@
-//! `thinbox list [--format table|json]` (also `ls`): every container
+//! `thinbox list [--format table|json]`: every container
 //! under the state root with its OCI status.
 
 use super::{Opts, fail};

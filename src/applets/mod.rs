@@ -227,6 +227,10 @@ impl<'a> Opts<'a> {
         let Some(f) = self.next_flag() else {
             return Ok(None);
         };
+        if f == b"--help" {
+            rt::out(rt::cat(&[usage, b"\n"]));
+            crate::sys::exit(0);
+        }
         for (i, e) in table.split(|&c| c == b' ').enumerate() {
             let hit = match f {
                 [b'-', b'-', long @ ..] => e[2..].split(|&c| c == b'|').any(|n| n == long),
@@ -237,7 +241,9 @@ impl<'a> Opts<'a> {
                 return Ok(Some((i, f, v)));
             }
         }
-        Err(rt::Error::new(rt::cat(&[b"unknown flag ", f]), usage))
+        // Errors are one line: the usage's first.
+        let line = usage.split(|&c| c == b'\n').next().unwrap_or(b"");
+        Err(rt::Error::new(rt::cat(&[b"unknown flag ", f]), line))
     }
 
     pub fn rest(&self) -> &'a [rt::S] {

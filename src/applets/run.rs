@@ -47,6 +47,22 @@ i.interactive -.read-only -:cap-add -:cap-drop -.privileged -:seccomp -.init d.d
 -:restart -:log-size -:root|state-root m:memory -:memory-swap -:cpu|cpus -:pids|pids-limit \
 -:net|network -:cgroup-root";
 
+const HELP: &[u8] = b"usage: thinbox run [OPTIONS] (IMAGE | --rootfs DIR) [--] CMD [ARG...]; see 'thinbox run --help'
+  --rootfs DIR          root filesystem (or IMAGE from DATA/images/IMAGE.tar[.gz])
+  --data-root DIR       images and layers (default /var/lib/thinbox, or THINBOX_ROOT)
+  --name NAME           container id (default random); -h, --hostname H
+  -e K=V, -w DIR, -u U[:G]  environment, working directory, user
+  -t, -i                a pty; -i is accepted
+  --read-only           read-only root
+  -m, --memory SIZE     memory.max (k/m/g); --memory-swap SIZE|-1
+  --cpu N, --pids N     cpu.max in CPUs (0.5); pids.max
+  --cgroup-root DIR     default /sys/fs/cgroup/thinbox
+  --net host            keep the host network
+  --cap-add C, --cap-drop C, --privileged
+  --seccomp unconfined|FILE
+  --init                thinbox's init as PID 1
+  -d, --rm, --restart no|on-failure[:N]|always, --log-size SIZE, --root DIR";
+
 fn bad(flag: &[u8], val: &[u8], why: &[u8]) -> Error {
     Error::new(cat(&[flag, b" ", val]), why)
 }
@@ -73,7 +89,7 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
     let mut memory_swap: Option<S> = None;
     let (mut cap_add, mut cap_drop, mut privileged) = (0u64, 0u64, false);
     let mut o = Opts::new(args);
-    while let Some((i, flag, v)) = o.flag(FLAGS, b"see 'thinbox run --help'")? {
+    while let Some((i, flag, v)) = o.flag(FLAGS, HELP)? {
         let why: &[u8] = match i {
             0 => {
                 rootfs = Some(v);

@@ -45,7 +45,7 @@ test_check() {
         expect "" "$(grep '^missing' "$W/out" | grep -v '(optional)')" "needed but missing"
     else
         expect 1 "$code" "exit code" || { cat "$W/out"; return 1; }
-        grep -q '^missing  memory controller; boot with cgroup_enable=memory (Raspberry Pi: add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt, then reboot)$' "$W/out" ||
+        grep -q '^missing  memory controller; boot with cgroup_enable=memory (Raspberry Pi: add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt (older OS: /boot/cmdline.txt), then reboot)$' "$W/out" ||
             { cat "$W/out"; return 1; }
     fi
 }
