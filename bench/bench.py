@@ -460,7 +460,9 @@ def supervisor(env):
         fail(f"thinbox run -d failed: {r.stderr.strip()}")
         return None
     try:
-        time.sleep(0.2)  # let it settle into its wait
+        # Idle: after 1 s without events the supervisor drops the pages
+        # setup used (supervise.rs), so measure after that.
+        time.sleep(1.5)
         pid = supervisors(env, {name}).get(name)
         if not pid:
             fail("no supervisor found for the detached container")

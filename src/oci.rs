@@ -65,6 +65,14 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
     if let Some(v) = r.bool(ra, b"readonly") {
         c.readonly_root = v;
     }
+    if let Some(v) = r.str(top, b"ociVersion")
+        && !semver(v)
+    {
+        r.fail(
+            b"ociVersion",
+            cat(&[b"expected a SemVer version such as 1.2.0, got ", v]),
+        );
+    }
     c.hostname = r.str(top, b"hostname");
     c.domainname = r.str(top, b"domainname");
     let mut b = Bundle {
@@ -104,6 +112,20 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
         linux(&mut r, &mut b.c, l);
     }
     r.done(b)
+}
+
+/// MAJOR.MINOR.PATCH, then an optional -pre-release and +build.
+fn semver(v: &[u8]) -> bool {
+    let end = v
+        .iter()
+        .position(|&c| c == b'-' || c == b'+')
+        .unwrap_or(v.len());
+    let core: Vec<&[u8]> = v[..end].split(|&c| c == b'.').collect();
+    core.len() == 3
+        && core
+            .iter()
+            .all(|n| !n.is_empty() && n.iter().all(u8::is_ascii_digit))
+        && end + 1 != v.len()
 }
 
 #[inline(never)]

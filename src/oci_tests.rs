@@ -408,7 +408,7 @@ fn sweep() {
     }
     assert_eq!(
         format!("{digest:016x}"),
-        "e54d174071586e15",
+        "dea9e97a64d1203a",
         "config.json parsing changed; THINBOX_SWEEP=FILE writes the listing"
     );
 }
@@ -523,4 +523,19 @@ fn errors_name_the_path_and_value() {
         err(r#"{"root": {"path": "/r"}, "hooks": {"prestart": [{"path": "rel"}]}}"#),
         "hooks.prestart[0].path: must be absolute, got rel"
     );
+}
+
+#[test]
+fn oci_version_must_be_semver() {
+    for v in ["1.0.0", "1.2.0", "1.0.2-dev", "1.1.0-rc.1+build"] {
+        ok(&format!(
+            r#"{{"ociVersion": "{v}", "root": {{"path": "/r"}}}}"#
+        ));
+    }
+    for v in ["invalid", "1.0", "1.0.x", "1.0.0-", ""] {
+        let e = err(&format!(
+            r#"{{"ociVersion": "{v}", "root": {{"path": "/r"}}}}"#
+        ));
+        assert!(e.starts_with("ociVersion: expected a SemVer"), "{v}: {e}");
+    }
 }

@@ -202,8 +202,11 @@ fn spawn_init(
     let hook_state = |pid: i32| -> Res<alloc::vec::Vec<u8>> {
         let mut s = st.clone();
         s.set_num(b"pid", pid as u64);
+        // The deprecated prestart sees "created", as with crun and the
+        // conformance suite; createRuntime runs during create.
+        let pre = container::state_json(id, &s, b"created", Some(b));
+        hooks::run(&b.hooks[oci::PRESTART], &pre, b"prestart")?;
         let js = container::state_json(id, &s, b"creating", Some(b));
-        hooks::run(&b.hooks[oci::PRESTART], &js, b"prestart")?;
         hooks::run(&b.hooks[oci::CREATE_RUNTIME], &js, b"createRuntime")?;
         Ok(js)
     };
