@@ -32,6 +32,7 @@ pub const EPERM: Errno = Errno(1);
 pub const ENOSYS: Errno = Errno(38);
 pub const ENOTEMPTY: Errno = Errno(39);
 pub const ELOOP: Errno = Errno(40);
+pub const ECONNRESET: Errno = Errno(104);
 
 #[inline]
 fn ret(v: usize) -> R<usize> {

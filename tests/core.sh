@@ -210,7 +210,7 @@ test_detached_init_tty_ps() {
     "$TB" rm -f $a $b > /dev/null
     case $pid1 in *"init -- sleep 100"*) ;; *) echo "PID 1 is: $pid1"; return 1 ;; esac
     expect /dev/pts/0 "$logs" || return 1
-    case $line in *"$R sleep 100") ;; *) echo "ps: $line"; return 1 ;; esac
+    case $line in *"$R "*"sleep 100") ;; *) echo "ps: $line"; return 1 ;; esac
 }
 
 test_err_missing_rootfs() { fails_cleanly 125 "rootfs /nonexistent: no such file" run --rootfs /nonexistent true; }
