@@ -59,9 +59,7 @@ else
     exit 0
 fi
 
-pass=0
-fail=0
-failed=""
+. "$here/tap.sh"
 sock=$tmp/containerd.sock
 runc_root=$tmp/runc
 ns=thinbox
@@ -83,28 +81,12 @@ snap=overlayfs
 # --runc-systemd-cgroup, so the shim and thinbox use cgroupfs paths.
 run_opts="--snapshotter $snap --runc-binary $TB --runc-root $runc_root --fifo-dir $tmp/fifo"
 
-t() {
-    name=$1
-    shift
+# tap.sh's t, plus containerd's own errors when the test fails.
+ct() {
     logged=$(cat "$log" 2> /dev/null | wc -l)
-    if out=$("$@" 2>&1); then
-        pass=$((pass + 1))
-        echo "ok - $name"
-    else
-        fail=$((fail + 1))
-        failed="$failed $name"
-        echo "not ok - $name"
-        printf '%s\n' "$out" | sed 's/^/    /'
-        tail -n +$((logged + 1)) "$log" 2> /dev/null | grep level=error | tail -3 | cut -c1-300 |
-            sed 's/^/    containerd: /'
-    fi
-}
-
-expect() {
-    [ "$1" = "$2" ] && return 0
-    echo "expected: $1"
-    echo "got:      $2"
-    return 1
+    t "$@" && return
+    tail -n +$((logged + 1)) "$log" 2> /dev/null | grep level=error | tail -3 | cut -c1-300 |
+        sed 's/^/    containerd: /'
 }
 
 # wait_for CMD...: retries for up to 10 s.
@@ -333,5 +315,5 @@ test_nothing_left() {
 
 mounts_before=$(wc -l < /proc/self/mountinfo)
 for t in $(grep -o '^test_[a-z0-9_]*' "$0"); do
-    t "${t#test_}" "$t"
+    ct "${t#test_}" "$t"
 done

@@ -10,9 +10,7 @@ TB=$1
 R=$2
 here=$(cd "$(dirname "$0")" && pwd)
 CG=${CGROUP_ROOT:-$(sh "$here/cgroup-root")}
-pass=0
-fail=0
-failed=""
+. "$here/tap.sh"
 scratch=${TMPDIR:-/tmp}/thinbox-core.$$
 mkdir -p "$scratch"
 trap 'rm -rf "$scratch"' EXIT
@@ -23,44 +21,6 @@ snapshot() {
     wc -l < /proc/self/mountinfo
     ls "$CG" 2>/dev/null | grep -v '^cgroup\.' || true
     ps -o comm 2>/dev/null | grep -c '^thinbox' || true
-}
-
-t() {
-    name=$1
-    shift
-    if out=$("$@" 2>&1); then
-        pass=$((pass + 1))
-        echo "ok - $name"
-    else
-        fail=$((fail + 1))
-        failed="$failed $name"
-        echo "not ok - $name"
-        printf '%s\n' "$out" | sed 's/^/    /'
-    fi
-}
-
-# expect WANT GOT
-expect() {
-    [ "$1" = "$2" ] && return 0
-    echo "expected: $1"
-    echo "got:      $2"
-    return 1
-}
-
-# fails_cleanly CODE PATTERN ARGS...: thinbox exits CODE, says one line on
-# stderr matching PATTERN, and leaves nothing behind.
-fails_cleanly() {
-    want=$1 pat=$2
-    shift 2
-    before=$(snapshot)
-    "$TB" "$@" > "$scratch/out" 2> "$scratch/err"
-    code=$?
-    after=$(snapshot)
-    expect "$want" "$code" || { cat "$scratch/err"; return 1; }
-    lines=$(wc -l < "$scratch/err")
-    expect 1 "$lines" || { cat "$scratch/err"; return 1; }
-    grep -q -- "$pat" "$scratch/err" || { echo "stderr lacks '$pat':"; cat "$scratch/err"; return 1; }
-    expect "$before" "$after" || { echo "something was left behind"; return 1; }
 }
 
 # Foreground only: in the background, use "$TB" itself so that $! is thinbox.
@@ -280,8 +240,4 @@ test_tty() {
     echo "$out" | grep -q '^TERM=xterm$' || { echo "$out"; return 1; }
 }
 
-for t in $(grep -o '^test_[a-z0-9_]*' "$0"); do
-    t "${t#test_}" "$t"
-done
-echo "${pass} passed, ${fail} failed"
-[ "$fail" = 0 ] || { echo "failed:$failed"; exit 1; }
+run_tests

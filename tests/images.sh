@@ -11,9 +11,7 @@ TB=$1
 R=$2
 here=$(cd "$(dirname "$0")" && pwd)
 CG=${CGROUP_ROOT:-$(sh "$here/cgroup-root")}
-pass=0
-fail=0
-failed=""
+. "$here/tap.sh"
 W=${TMPDIR:-/tmp}/thinbox-images.$$
 D=$W/root
 OUT=$W/outside
@@ -21,27 +19,6 @@ mkdir -p "$D/images" "$OUT"
 trap 'rm -rf "$W"' EXIT
 overlay=yes
 grep -qw overlay /proc/filesystems || overlay=no
-
-t() {
-    name=$1
-    shift
-    if out=$("$@" 2>&1); then
-        pass=$((pass + 1))
-        echo "ok - $name"
-    else
-        fail=$((fail + 1))
-        failed="$failed $name"
-        echo "not ok - $name"
-        printf '%s\n' "$out" | sed 's/^/    /'
-    fi
-}
-
-expect() {
-    [ "$1" = "$2" ] && return 0
-    echo "expected: $1"
-    echo "got:      $2"
-    return 1
-}
 
 run() { "$TB" run --data-root "$D" "$@"; }
 
@@ -300,8 +277,4 @@ test_nothing_left_behind() {
     expect "" "$(leftovers)"
 }
 
-for f in $(grep -o '^test_[a-z0-9_]*' "$0"); do
-    t "${f#test_}" "$f"
-done
-echo "${pass} passed, ${fail} failed"
-[ "$fail" = 0 ] || { echo "failed:$failed"; exit 1; }
+run_tests

@@ -11,9 +11,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 CG=${CGROUP_ROOT:-$(sh "$here/cgroup-root")}
-pass=0
-fail=0
-failed=""
+. "$here/tap.sh"
 scratch=${TMPDIR:-/tmp}/thinbox-security.$$
 marker=/thinbox-security-marker.$$
 mkdir -p "$scratch"
@@ -34,27 +32,6 @@ if ! gcc -O2 -Wall -static -pthread -o "$R/escape" "$here/escape.c" 2> "$scratch
 fi
 : > "$marker"
 
-t() {
-    name=$1
-    shift
-    if out=$("$@" 2>&1); then
-        pass=$((pass + 1))
-        echo "ok - $name"
-    else
-        fail=$((fail + 1))
-        failed="$failed $name"
-        echo "not ok - $name"
-        printf '%s\n' "$out" | sed 's/^/    /'
-    fi
-}
-
-expect() {
-    [ "$1" = "$2" ] && return 0
-    echo "expected: $1"
-    echo "got:      $2"
-    return 1
-}
-
 run() { "$TB" run --rootfs "$R" --cgroup-root "$CG" "$@"; }
 
 # What a failed run must not leave: mounts, our container's cgroup, our
@@ -66,21 +43,6 @@ snapshot() {
     for p in /proc/[0-9]*; do
         [ "$(readlink "$p/exe" 2> /dev/null)" = "$TB" ] && echo "$p"
     done
-}
-
-# fails_cleanly CODE PATTERN ARGS...: exits CODE with one stderr line
-# matching PATTERN, leaving nothing behind.
-fails_cleanly() {
-    want=$1 pat=$2
-    shift 2
-    before=$(snapshot)
-    "$TB" "$@" > "$scratch/out" 2> "$scratch/err"
-    code=$?
-    after=$(snapshot)
-    expect "$want" "$code" || { cat "$scratch/err"; return 1; }
-    expect 1 "$(wc -l < "$scratch/err")" || { cat "$scratch/err"; return 1; }
-    grep -q -- "$pat" "$scratch/err" || { echo "stderr lacks '$pat':"; cat "$scratch/err"; return 1; }
-    expect "$before" "$after" || { echo "something was left behind"; return 1; }
 }
 
 # The probe's answer for one attempt: the RESULT of its "NAME RESULT" line.
@@ -271,8 +233,4 @@ test_cve_2019_5736_exec() {
     expect "$sum" "$(sha256sum < "$TB")"
 }
 
-for t in $(grep -o '^test_[a-z0-9_]*' "$0"); do
-    t "${t#test_}" "$t"
-done
-echo "${pass} passed, ${fail} failed"
-[ "$fail" = 0 ] || { echo "failed:$failed"; exit 1; }
+run_tests

@@ -9,25 +9,9 @@ CG=${CGROUP_ROOT:-/sys/fs/cgroup/thinbox}
 W=${TMPDIR:-/tmp}/thinbox-vm.$$
 mkdir -p "$W"
 trap 'rm -rf "$W"' EXIT
-pass=0
-fail=0
-failed=""
+. "$(dirname "$0")/../tap.sh"
 
-t() {
-    name=$1
-    shift
-    if out=$("$@" 2>&1); then
-        pass=$((pass + 1))
-        echo "ok - $name"
-    else
-        fail=$((fail + 1))
-        failed="$failed $name"
-        echo "not ok - $name"
-        printf '%s\n' "$out" | sed 's/^/    /'
-    fi
-}
-
-# expect WANT GOT [WHAT]
+# expect WANT GOT [WHAT]: tap.sh's, naming WHAT.
 expect() {
     [ "$1" = "$2" ] && return 0
     echo "${3:-value}: expected '$1'"
@@ -65,12 +49,4 @@ leftovers() {
 snapshot() {
     leftovers
     cat /proc/self/mountinfo
-}
-
-run_tests() {
-    for f in $(grep -o '^test_[a-z0-9_]*' "$0"); do
-        t "${f#test_}" "$f"
-    done
-    echo "${pass} passed, ${fail} failed"
-    [ "$fail" = 0 ] || { echo "failed:$failed"; exit 1; }
 }
