@@ -594,9 +594,6 @@ impl Cgroup {
     /// Costs ~0.3 ms (verifier, JIT), so spawn does it while the child
     /// sets up its mounts.
     pub fn attach_devices(&self, rules: &[crate::spec::DevRule]) -> Res<()> {
-        if rules.is_empty() || !self.v1.is_empty() {
-            return Ok(());
-        }
         let prog = sys::bpf_load_device_prog(&device_prog(rules))
             .map_err(|e| Error::sys(b"loading the device cgroup program", e))?;
         let opened;

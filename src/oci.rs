@@ -171,8 +171,15 @@ const RLIMITS: [&[u8]; 16] = [
     b"RTTIME",
 ];
 
-/// `exec --process`: an OCI process object replacing the bundle's.
+/// `exec --process`: an OCI process object replacing the bundle's. The
+/// lists process() appends to start empty, as in parse().
 pub fn process_json(b: &mut Bundle, pr: &Json) -> Res<()> {
+    let c = &mut b.c;
+    c.caps = Caps::default();
+    c.groups.clear();
+    c.env.clear();
+    c.args.clear();
+    c.rlimits.clear();
     let mut r = Rd::new();
     if r.check(Some(pr), b"process", b"", OBJ).is_some() {
         process(

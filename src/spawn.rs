@@ -77,9 +77,10 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
     let mut handshake = cg.is_some() || userns;
     // The device program loads while the child mounts; the child waits for
     // it before its last steps. Early hooks use the channel, so not then.
-    let devices = cg.filter(|_| !c.resources.devices.is_empty() && !o.joining);
+    // (v1 hierarchies take device rules as files, at creation.)
+    let devices = cg.filter(|g| g.v1.is_empty() && !c.resources.devices.is_empty() && !o.joining);
     let late = devices.is_some() && !has_early_hooks(o);
-    if let (Some(g), false) = (devices, late) {
+    if !late && let Some(g) = devices {
         g.attach_devices(&c.resources.devices)?;
     }
     // Joining a PID namespace only applies to children: do it here.
@@ -140,7 +141,7 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
         }
         let _ = sys::send_with_fd(parent_end.raw(), &[MSG_GO], None);
     }
-    if let (Some(g), true) = (devices, late) {
+    if late && let Some(g) = devices {
         g.attach_devices(&c.resources.devices).map_err(fail)?;
         let _ = sys::send_with_fd(parent_end.raw(), &[MSG_GO], None);
     }

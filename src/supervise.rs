@@ -201,10 +201,7 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
     let stop_flag = cat(&[dir, b"/stop"]);
     let mut restarts: u64 = 0;
     let mut backoff_ms: u64 = 100;
-    let init = match f.init {
-        true => Some(sys::sealed_self().map_err(|e| Error::sys(b"copying thinbox for --init", e))?),
-        false => None,
-    };
+    let init = run::init_image(f.init)?;
     loop {
         let cg = match c.cgroup_path {
             Some(p) => Some(cgroup::create(p, &c.resources)?),

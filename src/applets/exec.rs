@@ -96,11 +96,6 @@ fn exec(args: &[S]) -> Res<i32> {
             // A whole OCI process object replaces the config's.
             let text = rt::read_file(p).map_err(|e| Error::sys(cat(&[b"--process ", p]), e))?;
             let j = json::parse(&text).map_err(|e| Error::new(p, e.msg()))?;
-            b.c.caps = Default::default();
-            b.c.groups.clear();
-            b.c.env.clear();
-            b.c.args.clear();
-            b.c.rlimits.clear();
             oci::process_json(&mut b, &j)?;
         }
         b.c

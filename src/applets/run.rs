@@ -512,13 +512,18 @@ fn run_foreground(mut c: Container, flags: &RunFlags) -> Res<i32> {
     Ok(sys::exit_code(status))
 }
 
+/// For --init: a sealed copy of thinbox to exec as the container's PID 1.
+pub fn init_image(init: bool) -> Res<Option<sys::Fd>> {
+    if !init {
+        return Ok(None);
+    }
+    let fd = sys::sealed_self().map_err(|e| Error::sys(b"copying thinbox for --init", e))?;
+    Ok(Some(fd))
+}
+
 /// Spawns and waits with signals forwarded; the raw wait status.
 pub fn foreground(c: &Container, cg: Option<&Cgroup>, init: bool, joining: bool) -> Res<i32> {
-    let init_fd = if init {
-        Some(sys::sealed_self().map_err(|e| Error::sys(b"copying thinbox for --init", e))?)
-    } else {
-        None
-    };
+    let init_fd = init_image(init)?;
     let set = spawn::forward_set();
     let old = sys::sigprocmask(sys::SIG_BLOCK, set).map_err(|e| Error::sys(b"sigprocmask", e))?;
     let sigfd = sys::signalfd(set).map_err(|e| Error::sys(b"signalfd", e))?;
