@@ -295,7 +295,6 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
 /// supervisor stops it for good.
 fn pump(child: &spawn::Child, sigfd: &Fd, out: i32, log: &mut Log, stop_flag: S) -> i32 {
     let mut buf = [0u8; 4096];
-    let mut trimmed = false;
     loop {
         let mut fds = [
             sys::PollFd {
@@ -311,12 +310,11 @@ fn pump(child: &spawn::Child, sigfd: &Fd, out: i32, log: &mut Log, stop_flag: S)
         ];
         // After a second without events, give back the pages setup used:
         // an idle supervisor should cost next to nothing.
-        if let Ok(0) = sys::poll(&mut fds, if trimmed { -1 } else { 1000 }) {
-            sys::trim_memory();
-            trimmed = true;
+        if let Ok(0) = sys::poll(&mut fds, 1000)
+            && sys::idle_poll(&mut fds).is_err()
+        {
             continue;
         }
-        trimmed = false;
         if fds[1].revents & (sys::POLLIN | sys::POLLHUP) != 0
             && let Ok(n) = sys::read(out, &mut buf)
         {

@@ -1408,30 +1408,123 @@ unsafe extern "C" {
     static etext: u8;
 }
 
-/// Gives back the pages an idle process does not need: the text and
-/// read-only data of its image (file-backed, faulted back in on use) and
-/// the stack below the caller's frame.
+// The idle sleep itself: madvise(DONTNEED) over three ranges, then one
+// blocking syscall. Hand-written so that it calls nothing and reads no
+// constant: its page is the only page of the image that stays mapped while
+// it sleeps. Aligned so that it cannot straddle two pages.
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    ".pushsection .text.thinbox_idle,\"ax\",@progbits",
+    ".p2align 7",
+    "thinbox_idle:",
+    "mov r9, rdi",
+    "mov eax, 28",
+    "mov rdi, [r9]",
+    "mov rsi, [r9 + 8]",
+    "mov edx, 4",
+    "syscall",
+    "mov eax, 28",
+    "mov rdi, [r9 + 16]",
+    "mov rsi, [r9 + 24]",
+    "mov edx, 4",
+    "syscall",
+    "mov eax, 28",
+    "mov rdi, [r9 + 32]",
+    "mov rsi, [r9 + 40]",
+    "mov edx, 4",
+    "syscall",
+    "mov rax, [r9 + 48]",
+    "mov rdi, [r9 + 56]",
+    "mov rsi, [r9 + 64]",
+    "mov rdx, [r9 + 72]",
+    "mov r10, [r9 + 80]",
+    "mov r8, [r9 + 88]",
+    "syscall",
+    "ret",
+    ".popsection",
+);
+
+#[cfg(target_arch = "aarch64")]
+core::arch::global_asm!(
+    ".pushsection .text.thinbox_idle,\"ax\",@progbits",
+    ".p2align 7",
+    "thinbox_idle:",
+    "mov x9, x0",
+    "mov x8, #233",
+    "ldp x0, x1, [x9]",
+    "mov x2, #4",
+    "svc #0",
+    "mov x8, #233",
+    "ldp x0, x1, [x9, #16]",
+    "mov x2, #4",
+    "svc #0",
+    "mov x8, #233",
+    "ldp x0, x1, [x9, #32]",
+    "mov x2, #4",
+    "svc #0",
+    "ldr x8, [x9, #48]",
+    "ldp x0, x1, [x9, #56]",
+    "ldp x2, x3, [x9, #72]",
+    "ldr x4, [x9, #88]",
+    "svc #0",
+    "ret",
+    ".popsection",
+);
+
+unsafe extern "C" {
+    /// args: three (address, length) ranges to drop, then a syscall
+    /// number and its five arguments.
+    fn thinbox_idle(args: *const usize) -> usize;
+}
+
+/// Makes a blocking syscall holding only the pages an idle process needs:
+/// the image's text and read-only data (file-backed, faulted back in when
+/// it wakes) and the stack below this frame are dropped first. Sleeping
+/// in ordinary code would fault 64 KiB of the image straight back in (the
+/// kernel's fault-around).
 #[inline(never)]
-pub fn trim_memory() {
-    const MADV_DONTNEED: usize = 4;
+fn idle_syscall(nr: Sysno, a: [usize; 5]) -> R<usize> {
     let lo = &raw const __ehdr_start as usize;
-    let hi = (&raw const etext as usize) & !4095;
+    let hi = (&raw const etext as usize + 4095) & !4095;
+    let keep = thinbox_idle as *const () as usize & !4095;
     let marker = 0u8;
-    // One page of slack under this frame (the red zone and our callees).
+    // One page of slack under this frame for the call into thinbox_idle.
     let sp = (core::ptr::addr_of!(marker) as usize & !4095) - 4096;
-    // SAFETY: the image's text and rodata are private, read-only file
-    // mappings: dropping their pages only makes the next access fault
-    // them back from the file, unchanged.
-    let _ = unsafe { syscall3(Sysno::madvise as usize, lo, hi - lo, MADV_DONTNEED) };
-    // SAFETY: below the current frame (less a page of slack) the stack
-    // holds nothing live; dropped pages come back zeroed if used again.
-    // Unmapped parts of the range are skipped (ENOMEM, ignored).
-    let _ = unsafe {
-        syscall3(
-            Sysno::madvise as usize,
-            sp - (1 << 20),
-            1 << 20,
-            MADV_DONTNEED,
-        )
-    };
+    let args = [
+        lo,
+        keep - lo,
+        keep + 4096,
+        hi.saturating_sub(keep + 4096),
+        sp - (1 << 20),
+        1 << 20,
+        nr as usize,
+        a[0],
+        a[1],
+        a[2],
+        a[3],
+        a[4],
+    ];
+    // SAFETY: the dropped image pages are private, read-only file mappings
+    // that come back unchanged from the file on the next access; the stack
+    // below this frame (less a page) holds nothing live. Unmapped parts of
+    // the stack range are skipped (ENOMEM, which the last result replaces).
+    // The callers' pointer arguments live across the call.
+    ret(unsafe { thinbox_idle(args.as_ptr()) })
+}
+
+/// poll(2) without a timeout, asleep at next to no memory.
+pub fn idle_poll(fds: &mut [PollFd]) -> R<usize> {
+    idle_syscall(
+        Sysno::ppoll,
+        [fds.as_mut_ptr() as usize, fds.len(), 0, 0, 8],
+    )
+}
+
+/// sigtimedwait(2) without a timeout, asleep at next to no memory.
+pub fn idle_sigwait(set: SigSet) -> R<i32> {
+    idle_syscall(
+        Sysno::rt_sigtimedwait,
+        [&set as *const SigSet as usize, 0, 0, 8, 0],
+    )
+    .map(|s| s as i32)
 }

@@ -173,6 +173,32 @@ test_detached_init_tty_ps() {
     case $line in *"$R "*"sleep 100") ;; *) echo "ps: $line"; return 1 ;; esac
 }
 
+# After a second without events the supervisor and thinbox's init sleep
+# holding only a few pages (sys::idle_syscall), and both still wake.
+test_idle_supervisor_and_init() {
+    a=tbidle$$
+    "$TB" run -d --init --name $a --cgroup-root "$CG" --rootfs "$R" \
+        sh -c 'trap "echo got TERM; exit 3" TERM; while :; do sleep 1; done' > /dev/null || return 1
+    sleep 3
+    f=${THINBOX_STATE:-/run/thinbox}/$a/state
+    sup=$(sed -n 's/^sup //p' "$f") pid=$(sed -n 's/^pid //p' "$f")
+    rss_sup=$(awk '/^VmRSS/ {print $2}' /proc/$sup/status)
+    rss_init=$(awk '/^VmRSS/ {print $2}' /proc/$pid/status)
+    "$TB" kill $a TERM
+    i=0
+    while [ $i -lt 50 ] && ! "$TB" ps -a | grep -q "^$a .*exited (3)"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    line=$("$TB" ps -a | grep "^$a ")
+    logs=$("$TB" logs $a)
+    "$TB" rm -f $a > /dev/null
+    [ "${rss_sup:-999}" -le 64 ] || { echo "idle supervisor: VmRSS $rss_sup kB"; return 1; }
+    [ "${rss_init:-999}" -le 64 ] || { echo "idle init: VmRSS $rss_init kB"; return 1; }
+    case $line in *"exited (3)"*) ;; *) echo "ps: $line"; return 1 ;; esac
+    expect "got TERM" "$logs"
+}
+
 test_err_missing_rootfs() { fails_cleanly 125 "rootfs /nonexistent: no such file" run --rootfs /nonexistent true; }
 test_err_rootfs_not_dir() { fails_cleanly 125 "is not a directory" run --rootfs /proc/self/status true; }
 test_err_no_command() { fails_cleanly 125 "no command" run --rootfs "$R"; }

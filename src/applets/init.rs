@@ -69,10 +69,12 @@ pub fn main(args: &[S]) -> i32 {
     }
     let mut status = None;
     loop {
-        let sig = match sys::sigtimedwait(set, None) {
-            Ok(s) => s,
-            Err(_) => continue,
+        // After a second without signals, sleep at next to no memory.
+        let sig = match sys::sigtimedwait(set, Some(1000)) {
+            Err(sys::EAGAIN) => sys::idle_sigwait(set),
+            r => r,
         };
+        let Ok(sig) = sig else { continue };
         if sig != sys::SIGCHLD {
             let _ = sys::kill(if group { -child } else { child }, sig);
             continue;
