@@ -154,6 +154,10 @@ class Env:
             if seccomp and net:
                 r.append(("thinbox unconfined", net, "h",
                           lambda i: self.thinbox(i, "--seccomp", "unconfined")))
+            if net:
+                # Where systemd has mounted a bpffs, the device program is
+                # loaded once and kept there (cgroup.rs).
+                r.append(("thinbox, bpffs", net, "b", lambda i: self.thinbox(i)))
             b = self.bundles[net]
             r.append(("crun", net, "c", lambda i, b=b: ["crun", "--root", f"{STATE}/crun", "run", "-b", b, i]))
             r.append(("runc", net, "h", lambda i, b=b: ["runc", "--root", f"{STATE}/runc", "run", "-b", b, i]))
@@ -296,7 +300,7 @@ def startup(env, rounds, warmup):
     for net in (True, False):
         by = {r["runtime"]: r for r in res if r["netns"] == net and "median" in r}
         for base in ("crun", "runc", "C floor", "C floor musl", "unshare+chroot"):
-            for who in ("thinbox", "thinbox unconfined"):
+            for who in ("thinbox", "thinbox unconfined", "thinbox, bpffs"):
                 if who in by and base in by:
                     ratios[f"{who}/{base}{'' if net else ' (no netns)'}"] = by[who]["median"] / by[base]["median"]
     return {"rounds": rounds, "warmup": warmup, "seccomp_variant": seccomp, "seconds": time.monotonic() - t0,
@@ -732,6 +736,8 @@ def markdown(res):
           "and make their own cgroups (\"thinbox unconfined\", `--seccomp unconfined`, is the like-for-like row "
           "once thinbox has a default seccomp filter); crun runs in a private mount namespace where an empty file hides "
           "`cgroup.controllers` of the hybrid host's cgroup2 mount, which it refuses otherwise.",
+          "- \"thinbox, bpffs\" runs in a private mount namespace with a bpffs on /sys/fs/bpf, as systemd mounts "
+          "it (this host has none): thinbox then loads its device program once and attaches the kept one.",
           "- C floor: `bench/floor.c` (`gcc -O2 -static`): clone with the namespaces, bind the rootfs, pivot_root, "
           "drop the old root, mount /proc, exec. \"C floor musl\" is the same file built with musl-gcc: glibc's "
           "static start-up executes cpuid dozens of times and each traps in a VM. \"exec only\" runs the rootfs's "

@@ -8,7 +8,9 @@
  * a private mount namespace made at start, like `unshare -m` followed by
  * `mount --bind EMPTY HIDE` (crun refuses a cgroup2 mount with controllers
  * next to v1 ones; an empty cgroup.controllers hides them from it; the host
- * stays unmodified; HIDE "-": no such namespace, c runs here). The command's stdout and stderr go to LOG, truncated per
+ * stays unmodified; HIDE "-": no such namespace, c runs here). NS b: a
+ * private mount namespace with a bpffs on /sys/fs/bpf, as systemd mounts
+ * it, where thinbox keeps its device programs. The command's stdout and stderr go to LOG, truncated per
  * command, for the error message when it fails. A command still running
  * after $BENCH_TIMEOUT seconds (default 60) is killed: status 137. */
 #define _GNU_SOURCE
@@ -71,6 +73,14 @@ int main(int argc, char **argv)
 		perror("spawn: the private mount namespace for crun");
 	if (setns(host, CLONE_NEWNS))
 		die("setns back to the host's mount namespace");
+	int bpf = -1;
+	if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+	    mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL) == 0)
+		bpf = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	else
+		perror("spawn: the private mount namespace with a bpffs");
+	if (setns(host, CLONE_NEWNS))
+		die("setns back to the host's mount namespace");
 	if (chdir(cwd))
 		die(cwd);
 
@@ -95,8 +105,8 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			continue;
 		}
-		int ns = args[0][0] == 'c' ? crun : -1;
-		if (args[0][0] == 'c' && hide && crun < 0) {
+		int ns = args[0][0] == 'c' ? crun : args[0][0] == 'b' ? bpf : -1;
+		if ((args[0][0] == 'c' && hide && crun < 0) || (args[0][0] == 'b' && bpf < 0)) {
 			printf("0 125\n");
 			fflush(stdout);
 			continue;

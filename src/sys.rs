@@ -1393,6 +1393,23 @@ pub fn bpf_load_device_prog(insns: &[u64]) -> R<Fd> {
     sc!(bpf, 5, attr.as_ptr(), core::mem::size_of_val(&attr)).map(|fd| Fd(fd as i32))
 }
 
+/// BPF_OBJ_GET: an fd for the object pinned at `path` in a bpffs.
+pub fn bpf_obj_get(path: &[u8]) -> R<Fd> {
+    with_path(path, |p| {
+        let attr = [p as u64, 0, 0];
+        sc!(bpf, 7, attr.as_ptr(), core::mem::size_of_val(&attr))
+    })
+    .map(|fd| Fd(fd as i32))
+}
+
+/// BPF_OBJ_PIN: keeps the object `fd` alive at `path` in a bpffs.
+pub fn bpf_obj_pin(fd: i32, path: &[u8]) -> R<usize> {
+    with_path(path, |p| {
+        let attr = [p as u64, fd as u32 as u64, 0];
+        sc!(bpf, 6, attr.as_ptr(), core::mem::size_of_val(&attr))
+    })
+}
+
 /// Attaches a device program to the cgroup directory `cgroup`.
 pub fn bpf_attach_device(cgroup: i32, prog: i32) -> R<usize> {
     // target_fd, attach_bpf_fd, attach_type BPF_CGROUP_DEVICE (6),

@@ -99,6 +99,21 @@ test_block_device() {
     # may be opened through it.
     attempt mknod_blk ok && attempt open_blk EPERM EACCES
 }
+# Where a bpffs is mounted, the device program is kept there (named by a
+# digest of its rules) and the next container attaches the kept one: it
+# must deny the host disk just the same.
+test_kept_device_program() {
+    [ -e /proc/self/ns/mnt ] && [ -d /sys/fs/bpf ] || return 0
+    out=$(unshare -m --propagation private sh -c '
+        mount -t bpf bpf /sys/fs/bpf || exit 1
+        for i in 1 2; do
+            "$0" run --rootfs "$1" --cgroup-root "$2" /escape all "$3" $$ $4 | grep "^open_blk "
+        done
+        ls /sys/fs/bpf/thinbox' "$TB" "$R" "$CG" "$marker" "$disk" 2>&1) || { echo "$out"; return 1; }
+    denied=$(echo "$out" | grep -Ec '^open_blk (EPERM|EACCES)$')
+    kept=$(echo "$out" | grep -c '^dev-[0-9a-f]*$')
+    [ "$denied $kept" = "2 1" ] || { echo "$out"; return 1; }
+}
 test_proc_sys_kernel() { attempt proc_sys_kernel EROFS; }
 test_sysrq_trigger() {
     [ -e /proc/sysrq-trigger ] || { attempt sysrq_trigger ENOENT; return; }

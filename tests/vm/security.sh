@@ -40,6 +40,10 @@ test_block_device_unreadable() {
     losetup "$dev" "$W/disk" || return 1
     set -- $(stat -c '%t %T' "$dev")
     maj=$((0x$1)) min=$((0x$2))
+    # The device program kept in the bpffs by earlier containers (or this
+    # one) is the one that must deny the disk.
+    inbox sec-pre true || return 1
+    ls /sys/fs/bpf/thinbox | grep -q '^dev-' || { echo "no device program kept in /sys/fs/bpf/thinbox"; return 1; }
     # CAP_MKNOD is one of Docker's: the node is made, but opening it must
     # fail (EPERM from the device cgroup or EACCES from nodev).
     inbox sec-blk "mknod /tmp/d b $maj $min && echo made; dd if=/tmp/d bs=17 count=1 2>&1; echo; mknod /dev/d b $maj $min && dd if=/dev/d bs=17 count=1 2>&1"
