@@ -158,6 +158,13 @@ test_run_help() {
     echo "$out" | grep -q -- '--memory SIZE' || { echo "$out"; return 1; }
 }
 
+test_applet_help() {
+    for a in $("$TB" --list); do
+        out=$("$TB" $a --help) || { echo "$a --help: exit $?"; return 1; }
+        case $out in "usage: thinbox $a"*) ;; *) echo "$a --help: $out"; return 1 ;; esac
+    done
+}
+
 test_detached_init_tty_ps() {
     a=tbdi$$ b=tbdt$$
     "$TB" run -d --init --name $a --cgroup-root "$CG" --rootfs "$R" sleep 100 > /dev/null || return 1

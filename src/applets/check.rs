@@ -50,10 +50,7 @@ pub fn main(args: &[S]) -> i32 {
     let mut root = cgroup::DEFAULT_ROOT;
     let mut o = Opts::new(args);
     loop {
-        match o.flag(
-            b"-:cgroup-root",
-            b"usage: thinbox check [--cgroup-root DIR]",
-        ) {
+        match o.flag(b"-:cgroup-root", super::usage_line(b"check")) {
             Ok(None) => break,
             Ok(Some((_, _, v))) => root = v,
             Err(e) => return fail(e),

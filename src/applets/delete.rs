@@ -23,7 +23,7 @@ fn delete(args: &[S]) -> Res<()> {
         }
     }
     let [id] = o.rest() else {
-        return Err(Error::new(b"delete", b"usage: thinbox delete [--force] ID"));
+        return Err(super::usage_error(b"delete"));
     };
     let root = state::root(None);
     let st = match state::load(root, id) {

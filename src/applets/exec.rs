@@ -45,8 +45,6 @@ const JOIN: [(u64, &[u8]); 6] = [
     (sys::CLONE_NEWPID, b"pid"),
 ];
 
-const USAGE: &[u8] = b"usage: thinbox exec [-t] [-e K=V] [-w DIR] [-u USER] NAME CMD [ARG...]";
-
 fn exec(args: &[S]) -> Res<i32> {
     let (mut tty, mut user, mut cwd) = (false, None, None);
     let (mut process, mut pid_file, mut console, mut detach) = (None, None, None, false);
@@ -54,7 +52,7 @@ fn exec(args: &[S]) -> Res<i32> {
     let mut o = Opts::new(args);
     // runc's flags as containerd's shim passes them: process .. detach.
     let table = b"t.tty i.interactive e:env w:workdir|cwd u:user p:process -:pid-file -:console-socket d.detach";
-    while let Some((i, _, v)) = o.flag(table, USAGE)? {
+    while let Some((i, _, v)) = o.flag(table, super::usage_line(b"exec"))? {
         match i {
             0 => tty = true,
             2 => env.push(v),
@@ -69,7 +67,7 @@ fn exec(args: &[S]) -> Res<i32> {
     }
     let rest = o.rest();
     if rest.is_empty() || rest.len() < 2 && process.is_none() {
-        return Err(Error::new(b"exec", USAGE));
+        return Err(super::usage_error(b"exec"));
     }
     spawn::is_root()?;
     let id = rest[0];

@@ -6,7 +6,7 @@ use crate::image;
 use crate::rt::{self, Buf, S, cat};
 
 pub fn main(args: &[S]) -> i32 {
-    let root = match image::args(args, 0, 0, b"usage: thinbox images [--data-root DIR]") {
+    let root = match image::args(args, 0, 0, super::usage_line(b"images")) {
         Ok((r, _)) => r,
         Err(e) => return fail(e),
     };

@@ -15,12 +15,7 @@ pub fn main(args: &[S]) -> i32 {
 }
 
 fn import(args: &[S]) -> Res<()> {
-    let (root, ops) = image::args(
-        args,
-        2,
-        2,
-        b"usage: thinbox import [--data-root DIR] FILE NAME",
-    )?;
+    let (root, ops) = image::args(args, 2, 2, super::usage_line(b"import"))?;
     let (file, name) = (ops[0], ops[1]);
     image::check_name(name)?;
     if image::archive(root, name).is_some() {

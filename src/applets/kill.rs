@@ -40,10 +40,7 @@ pub fn main(args: &[S]) -> i32 {
             Err(e) => return fail(e),
         },
         _ => {
-            return fail(Error::new(
-                b"kill",
-                b"usage: thinbox kill [--all] NAME [SIGNAL]",
-            ));
+            return fail(super::usage_error(b"kill"));
         }
     };
     match kill(state::root(None), id, sig, all) {

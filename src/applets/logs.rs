@@ -12,7 +12,7 @@ pub fn main(args: &[S]) -> i32 {
         .is_some_and(|a| *a == b"-f" || *a == b"--follow");
     let id = match (follow, args) {
         (true, [_, id]) | (false, [id]) => *id,
-        _ => return fail(Error::new(b"logs", b"usage: thinbox logs [-f] NAME")),
+        _ => return fail(super::usage_error(b"logs")),
     };
     let root = state::root(None);
     let dir = state::dir(root, id);

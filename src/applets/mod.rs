@@ -26,61 +26,136 @@ pub mod update;
 
 pub type Applet = fn(&[rt::S]) -> i32;
 
-const APPLETS: &[(&[u8], Applet, &[u8])] = &[
-    (b"run", run::main, b"run a container from a rootfs"),
-    (b"ps", ps::main, b"list detached containers"),
-    (b"exec", exec::main, b"run a command in a running container"),
+/// Name, entry point, usage (after "thinbox NAME"), description.
+type Entry = (&'static [u8], Applet, &'static [u8], &'static [u8]);
+
+const APPLETS: &[Entry] = &[
+    (
+        b"run",
+        run::main,
+        b"[OPTIONS] (IMAGE | --rootfs DIR) [--] CMD [ARG...]",
+        b"run a container from a rootfs",
+    ),
+    (
+        b"ps",
+        ps::main,
+        b"[-a] [--format json]",
+        b"list detached containers",
+    ),
+    (
+        b"exec",
+        exec::main,
+        b"[-t] [-e K=V] [-w DIR] [-u USER] NAME CMD [ARG...]",
+        b"run a command in a running container",
+    ),
     (
         b"stop",
         stop::main,
+        b"[-t SECS] NAME...",
         b"stop a detached container (TERM, then KILL)",
     ),
-    (b"kill", kill::main, b"signal a container"),
-    (b"rm", rm::main, b"remove a container"),
-    (b"logs", logs::main, b"show a detached container's output"),
+    (
+        b"kill",
+        kill::main,
+        b"[--all] NAME [SIGNAL]",
+        b"signal a container",
+    ),
+    (b"rm", rm::main, b"[-f] NAME...", b"remove a container"),
+    (
+        b"logs",
+        logs::main,
+        b"[-f] NAME",
+        b"show a detached container's output",
+    ),
     (
         b"images",
         images::main,
+        b"[--data-root DIR]",
         b"list images and whether they are unpacked",
     ),
-    (b"import", import::main, b"add a rootfs tarball as an image"),
-    (b"rmi", rmi::main, b"remove an image"),
+    (
+        b"import",
+        import::main,
+        b"[--data-root DIR] FILE NAME",
+        b"add a rootfs tarball as an image",
+    ),
+    (
+        b"rmi",
+        rmi::main,
+        b"[--data-root DIR] NAME...",
+        b"remove an image",
+    ),
     (
         b"check",
         check::main,
+        b"[--cgroup-root DIR]",
         b"report what this kernel offers thinbox",
     ),
     (
         b"init",
         init::main,
+        b"[-g] [--] CMD [ARG...]",
         b"be PID 1: reap zombies, forward signals",
     ),
     (
         b"create",
         create::main,
+        b"[--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] ID",
         b"OCI: create a container from a bundle",
     ),
-    (b"start", start::main, b"OCI: start a created container"),
+    (
+        b"start",
+        start::main,
+        b"ID",
+        b"OCI: start a created container",
+    ),
     (
         b"state",
         state::main,
+        b"ID",
         b"OCI: print a container's state JSON",
     ),
-    (b"delete", delete::main, b"OCI: delete a container"),
-    (b"list", list::main, b"OCI: list containers"),
-    (b"pause", pause::pause, b"OCI: freeze a container"),
-    (b"resume", pause::resume, b"OCI: thaw a container"),
-    (b"update", update::main, b"OCI: change a container's limits"),
+    (
+        b"delete",
+        delete::main,
+        b"[--force] ID",
+        b"OCI: delete a container",
+    ),
+    (
+        b"list",
+        list::main,
+        b"[--format table|json] [-q]",
+        b"OCI: list containers",
+    ),
+    (b"pause", pause::pause, b"ID", b"OCI: freeze a container"),
+    (b"resume", pause::resume, b"ID", b"OCI: thaw a container"),
+    (
+        b"update",
+        update::main,
+        b"--resources FILE|- ID",
+        b"OCI: change a container's limits",
+    ),
     (
         b"features",
         features::main,
+        b"",
         b"OCI: supported features as JSON",
     ),
-    (b"spec", spec::main, b"OCI: write a starting config.json"),
+    (
+        b"spec",
+        spec::main,
+        b"[--bundle DIR] [--rootless]",
+        b"OCI: write a starting config.json",
+    ),
 ];
 
 pub fn dispatch(name: &[u8], args: &[rt::S]) -> Option<i32> {
-    if let Some((_, f, _)) = APPLETS.iter().find(|(n, _, _)| *n == name) {
+    if let Some((n, f, _, help)) = APPLETS.iter().find(|a| a.0 == name) {
+        // run has a longer help of its own.
+        if args.first() == Some(&&b"--help"[..]) && *n != b"run" {
+            rt::out(rt::cat(&[usage_line(n), b"\n", help, b"\n"]));
+            return Some(0);
+        }
         return Some(f(args));
     }
     // Not applets: no help line, no link.
@@ -109,7 +184,7 @@ fn version(_: &[rt::S]) -> i32 {
 
 fn list(_: &[rt::S]) -> i32 {
     let mut b = rt::Buf::new();
-    for (n, _, _) in APPLETS.iter() {
+    for (n, ..) in APPLETS.iter() {
         b.s(n).c(b'\n');
     }
     rt::out(b.as_slice());
@@ -129,7 +204,7 @@ fn install(args: &[rt::S]) -> i32 {
         Ok(p) => rt::cat(&[p]),
         Err(e) => return fail(rt::Error::sys(b"reading /proc/self/exe", e)),
     };
-    for (n, _, _) in APPLETS.iter() {
+    for (n, ..) in APPLETS.iter() {
         let link = rt::cat(&[dir, b"/", n]);
         let _ = crate::sys::unlink(link);
         if let Err(e) = crate::sys::symlinkat(exe, crate::sys::AT_FDCWD, link) {
@@ -139,10 +214,25 @@ fn install(args: &[rt::S]) -> i32 {
     0
 }
 
+/// "usage: thinbox NAME ARGS", from the table.
+pub fn usage_line(name: &[u8]) -> rt::S {
+    let args = APPLETS
+        .iter()
+        .find(|a| a.0 == name)
+        .map_or(&b""[..], |a| a.2);
+    let sep: &[u8] = if args.is_empty() { b"" } else { b" " };
+    rt::cat(&[b"usage: thinbox ", name, sep, args])
+}
+
+/// The usage line as the error for bad arguments to `name`.
+pub fn usage_error(name: &[u8]) -> rt::Error {
+    rt::Error::new(name, usage_line(name))
+}
+
 pub fn usage() {
     let mut b = rt::Buf::new();
     b.s(b"usage: thinbox COMMAND [ARGS...]\n\ncommands:\n");
-    for (n, _, help) in APPLETS.iter() {
+    for (n, _, _, help) in APPLETS.iter() {
         b.s(b"  ").pad(n, 10).s(help).c(b'\n');
     }
     rt::err(b.as_slice());

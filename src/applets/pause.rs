@@ -17,7 +17,11 @@ pub fn resume(args: &[S]) -> i32 {
 
 fn run(args: &[S], freeze: bool) -> i32 {
     let [id] = args else {
-        return fail(Error::new(b"pause", b"usage: thinbox pause|resume ID"));
+        return fail(super::usage_error(if freeze {
+            b"pause"
+        } else {
+            b"resume"
+        }));
     };
     match set(id, freeze) {
         Ok(()) => 0,

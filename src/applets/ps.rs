@@ -39,7 +39,7 @@ pub fn main(args: &[S]) -> i32 {
     let (mut all, mut json) = (false, false);
     let mut o = Opts::new(args);
     loop {
-        match o.flag(b"a.all -:format", b"usage: thinbox ps [-a] [--format json]") {
+        match o.flag(b"a.all -:format", super::usage_line(b"ps")) {
             Ok(None) => break,
             Ok(Some((0, _, _))) => all = true,
             Ok(Some((_, _, v))) if v == b"json" || v == b"table" => json = v == b"json",

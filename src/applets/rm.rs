@@ -11,7 +11,7 @@ pub fn main(args: &[S]) -> i32 {
         .is_some_and(|a| *a == b"-f" || *a == b"--force");
     let names = if force { &args[1..] } else { args };
     if names.is_empty() {
-        return fail(Error::new(b"rm", b"usage: thinbox rm [-f] NAME..."));
+        return fail(super::usage_error(b"rm"));
     }
     let root = state::root(None);
     let mut code = 0;

@@ -6,12 +6,7 @@ use crate::image;
 use crate::rt::S;
 
 pub fn main(args: &[S]) -> i32 {
-    let (root, names) = match image::args(
-        args,
-        1,
-        usize::MAX,
-        b"usage: thinbox rmi [--data-root DIR] NAME...",
-    ) {
+    let (root, names) = match image::args(args, 1, usize::MAX, super::usage_line(b"rmi")) {
         Ok(x) => x,
         Err(e) => return fail(e),
     };

@@ -10,7 +10,7 @@ use crate::sys;
 
 pub fn main(args: &[S]) -> i32 {
     let [id] = args else {
-        return fail(Error::new(b"start", b"usage: thinbox start ID"));
+        return fail(super::usage_error(b"start"));
     };
     match start(state::root(None), id) {
         Ok(()) => 0,

@@ -2,12 +2,12 @@
 
 use super::fail;
 use crate::container;
-use crate::rt::{self, Error, S};
+use crate::rt::{self, S};
 use crate::state;
 
 pub fn main(args: &[S]) -> i32 {
     let [id] = args else {
-        return fail(Error::new(b"state", b"usage: thinbox state ID"));
+        return fail(super::usage_error(b"state"));
     };
     let root = state::root(None);
     match state::load(root, id) {

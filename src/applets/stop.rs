@@ -6,13 +6,11 @@ use crate::rt::{self, Error, S, cat};
 use crate::state::{self, State};
 use crate::sys;
 
-const USAGE: &[u8] = b"usage: thinbox stop [-t SECS] NAME...";
-
 pub fn main(args: &[S]) -> i32 {
     let mut secs = 10;
     let mut o = Opts::new(args);
     loop {
-        match o.flag(b"t:time", USAGE) {
+        match o.flag(b"t:time", super::usage_line(b"stop")) {
             Ok(None) => break,
             Ok(Some((_, _, v))) => match rt::parse_u64(v) {
                 Some(n) => secs = n,
@@ -23,7 +21,7 @@ pub fn main(args: &[S]) -> i32 {
     }
     let names = o.rest();
     if names.is_empty() {
-        return fail(Error::new(b"stop", USAGE));
+        return fail(super::usage_error(b"stop"));
     }
     let root = state::root(None);
     let mut code = 0;

@@ -29,10 +29,7 @@ fn update(args: &[S]) -> Res<()> {
         }
     }
     let ([id], Some(file)) = (o.rest(), file) else {
-        return Err(Error::new(
-            b"update",
-            b"usage: thinbox update --resources FILE|- ID",
-        ));
+        return Err(super::usage_error(b"update"));
     };
     let text = if file == b"-" {
         rt::read_fd(0)
