@@ -596,21 +596,24 @@ const BPF_DIR: &[u8] = b"/sys/fs/bpf/thinbox";
 /// A loaded device program: the kept one for these instructions, or a
 /// fresh load, kept when a bpffs is there (else nothing is left behind).
 fn device_prog_fd(insns: &[u64]) -> Res<sys::Fd> {
-    let mut h = crate::sha256::Sha256::new();
-    for i in insns {
-        h.update(&i.to_le_bytes());
-    }
-    let digest = crate::sha256::hex(&h.finish());
-    let path = cat(&[BPF_DIR, b"/dev-", &digest[..32]]);
-    if let Ok(fd) = sys::bpf_obj_get(path) {
+    let path = (sys::statfs_magic(b"/sys/fs/bpf") == Ok(0xcafe_4a11)).then(|| {
+        let mut h = crate::sha256::Sha256::new();
+        for i in insns {
+            h.update(&i.to_le_bytes());
+        }
+        cat(&[BPF_DIR, b"/dev-", &crate::sha256::hex(&h.finish())[..32]])
+    });
+    if let Some(p) = path
+        && let Ok(fd) = sys::bpf_obj_get(p)
+    {
         return Ok(fd);
     }
     let prog = sys::bpf_load_device_prog(insns)
         .map_err(|e| Error::sys(b"loading the device cgroup program", e))?;
-    if sys::statfs_magic(b"/sys/fs/bpf") == Ok(0xcafe_4a11) {
+    if let Some(p) = path {
         let _ = sys::mkdir(BPF_DIR, 0o700);
         // A concurrent start may have kept the same program first (EEXIST).
-        let _ = sys::bpf_obj_pin(prog.raw(), path);
+        let _ = sys::bpf_obj_pin(prog.raw(), p);
     }
     Ok(prog)
 }

@@ -349,6 +349,7 @@ pub fn is_dir(st: &Stat) -> bool {
 }
 
 /// Returns the filesystem magic of `path`.
+#[inline(never)]
 pub fn statfs_magic(path: &[u8]) -> R<u64> {
     // SAFETY: plain old data.
     let mut st: g::statfs = unsafe { zeroed() };
@@ -1394,6 +1395,9 @@ pub fn bpf_load_device_prog(insns: &[u64]) -> R<Fd> {
 }
 
 /// BPF_OBJ_GET: an fd for the object pinned at `path` in a bpffs.
+// Out of line, like the other path calls: each holds a 4 KiB path buffer,
+// and inlined ones would stack up in the caller's frame.
+#[inline(never)]
 pub fn bpf_obj_get(path: &[u8]) -> R<Fd> {
     with_path(path, |p| {
         let attr = [p as u64, 0, 0];
@@ -1403,6 +1407,7 @@ pub fn bpf_obj_get(path: &[u8]) -> R<Fd> {
 }
 
 /// BPF_OBJ_PIN: keeps the object `fd` alive at `path` in a bpffs.
+#[inline(never)]
 pub fn bpf_obj_pin(fd: i32, path: &[u8]) -> R<usize> {
     with_path(path, |p| {
         let attr = [p as u64, fd as u32 as u64, 0];
