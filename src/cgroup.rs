@@ -596,7 +596,9 @@ const BPF_DIR: &[u8] = b"/sys/fs/bpf/thinbox";
 /// A loaded device program: the kept one for these instructions, or a
 /// fresh load, kept when a bpffs is there (else nothing is left behind).
 fn device_prog_fd(insns: &[u64]) -> Res<sys::Fd> {
-    let path = (sys::statfs_magic(b"/sys/fs/bpf") == Ok(0xcafe_4a11)).then(|| {
+    let path = (sys::statfs_magic(b"/sys/fs/bpf")
+        == Ok(linux_raw_sys::general::BPF_FS_MAGIC as u64))
+    .then(|| {
         let mut h = crate::sha256::Sha256::new();
         for i in insns {
             h.update(&i.to_le_bytes());

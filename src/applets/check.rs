@@ -49,8 +49,9 @@ fn probe(flags: u64, f: fn() -> bool) -> bool {
 pub fn main(args: &[S]) -> i32 {
     let mut root = cgroup::DEFAULT_ROOT;
     let mut o = Opts::new(args);
+    let usage = super::usage_line(b"check");
     loop {
-        match o.flag(b"-:cgroup-root", super::usage_line(b"check")) {
+        match o.flag(b"-:cgroup-root", usage) {
             Ok(None) => break,
             Ok(Some((_, _, v))) => root = v,
             Err(e) => return fail(e),

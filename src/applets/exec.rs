@@ -52,7 +52,8 @@ fn exec(args: &[S]) -> Res<i32> {
     let mut o = Opts::new(args);
     // runc's flags as containerd's shim passes them: process .. detach.
     let table = b"t.tty i.interactive e:env w:workdir|cwd u:user p:process -:pid-file -:console-socket d.detach";
-    while let Some((i, _, v)) = o.flag(table, super::usage_line(b"exec"))? {
+    let usage = super::usage_line(b"exec");
+    while let Some((i, _, v)) = o.flag(table, usage)? {
         match i {
             0 => tty = true,
             2 => env.push(v),
@@ -67,7 +68,7 @@ fn exec(args: &[S]) -> Res<i32> {
     }
     let rest = o.rest();
     if rest.is_empty() || rest.len() < 2 && process.is_none() {
-        return Err(super::usage_error(b"exec"));
+        return Err(Error::new(b"exec", usage));
     }
     spawn::is_root()?;
     let id = rest[0];

@@ -38,8 +38,9 @@ fn uptime(b: &mut Buf, secs: u64) {
 pub fn main(args: &[S]) -> i32 {
     let (mut all, mut json) = (false, false);
     let mut o = Opts::new(args);
+    let usage = super::usage_line(b"ps");
     loop {
-        match o.flag(b"a.all -:format", super::usage_line(b"ps")) {
+        match o.flag(b"a.all -:format", usage) {
             Ok(None) => break,
             Ok(Some((0, _, _))) => all = true,
             Ok(Some((_, _, v))) if v == b"json" || v == b"table" => json = v == b"json",

@@ -9,8 +9,9 @@ use crate::sys;
 pub fn main(args: &[S]) -> i32 {
     let mut secs = 10;
     let mut o = Opts::new(args);
+    let usage = super::usage_line(b"stop");
     loop {
-        match o.flag(b"t:time", super::usage_line(b"stop")) {
+        match o.flag(b"t:time", usage) {
             Ok(None) => break,
             Ok(Some((_, _, v))) => match rt::parse_u64(v) {
                 Some(n) => secs = n,
@@ -21,7 +22,7 @@ pub fn main(args: &[S]) -> i32 {
     }
     let names = o.rest();
     if names.is_empty() {
-        return fail(super::usage_error(b"stop"));
+        return fail(Error::new(b"stop", usage));
     }
     let root = state::root(None);
     let mut code = 0;
