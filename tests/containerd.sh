@@ -89,16 +89,6 @@ ct() {
         sed 's/^/    containerd: /'
 }
 
-# wait_for CMD...: retries for up to 10 s.
-wait_for() {
-    i=0
-    until "$@" > /dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 100 ] || return 1
-        sleep 0.1
-    done
-}
-
 task_status() { ctr task ls | awk -v id="$1" '$1 == id { print $3 }'; }
 task_pid() { ctr task ls | awk -v id="$1" '$1 == id { print $2 }'; }
 is_status() { [ "$(task_status "$1")" = "$2" ]; }
@@ -109,7 +99,7 @@ stop_all() {
     if [ -n "${cpid:-}" ] && kill -0 "$cpid" 2> /dev/null; then
         for id in $(ctr task ls -q 2> /dev/null); do
             ctr task kill -s SIGKILL "$id" > /dev/null 2>&1
-            wait_for is_status "$id" STOPPED
+            wait_for 100 is_status "$id" STOPPED
             ctr task delete "$id" > /dev/null 2>&1
         done
         for id in $(ctr container ls -q 2> /dev/null); do
@@ -184,7 +174,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 EOF
     containerd --config "$tmp/config.toml" > "$log" 2>&1 &
     cpid=$!
-    wait_for test -S "$sock" && ctr version > /dev/null || { tail -5 "$log"; return 1; }
+    wait_for 100 test -S "$sock" && ctr version > /dev/null || { tail -5 "$log"; return 1; }
 }
 
 test_image_import() {
@@ -283,7 +273,7 @@ test_kill_and_delete() {
     sleep 0.3
     expect RUNNING "$(task_status d1)" || return 1
     ctr task kill -s SIGKILL d1 || return 1
-    wait_for is_status d1 STOPPED || { echo "still $(task_status d1)"; return 1; }
+    wait_for 100 is_status d1 STOPPED || { echo "still $(task_status d1)"; return 1; }
     ctr task delete d1 || return 1
     [ ! -e "$runc_root/$ns/d1" ] || { echo "thinbox state $runc_root/$ns/d1 left"; return 1; }
     ctr container delete d1 || return 1
@@ -297,7 +287,7 @@ test_kill_term_status() {
     ctr run --rm $run_opts $(cgroup_opt trm) "$img" trm \
         sh -c 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done' > "$tmp/trm.out" &
     r=$!
-    wait_for grep -q ready "$tmp/trm.out" || { kill $r; return 1; }
+    wait_for 100 grep -q ready "$tmp/trm.out" || { kill $r; return 1; }
     ctr task kill trm || return 1
     wait $r
     expect 42 $?

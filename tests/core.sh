@@ -111,10 +111,7 @@ test_killed_by_signal() {
 test_signal_forwarding() {
     "$TB" run --rootfs "$R" sh -c 'trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done' > "$scratch/fwd" &
     tb=$!
-    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-        grep -q ready "$scratch/fwd" 2>/dev/null && break
-        sleep 0.1
-    done
+    wait_for 20 grep -q ready "$scratch/fwd"
     kill -TERM $tb
     wait $tb
     expect 42 "$?"
@@ -192,11 +189,7 @@ test_idle_supervisor_and_init() {
     rss_sup=$(awk '/^VmRSS/ {print $2}' /proc/$sup/status)
     rss_init=$(awk '/^VmRSS/ {print $2}' /proc/$pid/status)
     "$TB" kill $a TERM
-    i=0
-    while [ $i -lt 50 ] && ! "$TB" ps -a | grep -q "^$a .*exited (3)"; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    wait_for 50 sh -c "'$TB' ps -a | grep -q '^$a .*exited (3)'"
     line=$("$TB" ps -a | grep "^$a ")
     logs=$("$TB" logs $a)
     "$TB" rm -f $a > /dev/null

@@ -86,11 +86,7 @@ test_layer_lives_with_the_container() {
     [ $overlay = yes ] || return 0
     "$TB" run --data-root "$D" --name lay alpine sh -c 'echo y > /f; sleep 2' &
     tb=$!
-    i=0
-    until [ -f "$D/containers/lay/upper/f" ] || [ $i -ge 50 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    wait_for 50 test -f "$D/containers/lay/upper/f"
     [ -f "$D/containers/lay/upper/f" ] || { echo "no upper/f while running"; kill $tb; return 1; }
     # The overlay is in the container's mount namespace only.
     grep -F "$D" /proc/self/mountinfo && { echo "overlay visible on the host"; return 1; }
@@ -171,11 +167,7 @@ test_rmi_refuses_while_used() {
     [ $overlay = yes ] || return 0
     "$TB" run --data-root "$D" --name busy alpine sleep 2 &
     tb=$!
-    i=0
-    until [ -d "$D/containers/busy" ] || [ $i -ge 50 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    wait_for 50 test -d "$D/containers/busy"
     "$TB" rmi --data-root "$D" alpine 2> "$W/err"
     code=$?
     wait $tb

@@ -230,10 +230,7 @@ test_cve_2019_5736_exec() {
         "$TB" exec $name true
         i=$((i + 1))
     done
-    for i in $(seq 80); do
-        "$TB" logs $name 2> /dev/null | grep -q '^cve ' && break
-        sleep 0.1
-    done
+    wait_for 80 sh -c "'$TB' logs $name | grep -q '^cve '"
     out=$("$TB" logs $name 2>&1)
     "$TB" rm -f $name > /dev/null 2>&1 || "$TB" rm $name > /dev/null 2>&1
     line=$(echo "$out" | grep '^cve ')

@@ -21,6 +21,18 @@ t() {
     fi
 }
 
+# wait_for TENTHS CMD...: runs CMD (quietly) until it succeeds, every 0.1 s
+# for up to TENTHS tenths of a second; non-zero if it never does.
+wait_for() {
+    _wait=$1
+    shift
+    until "$@" > /dev/null 2>&1; do
+        [ "$_wait" -gt 0 ] || return 1
+        _wait=$((_wait - 1))
+        sleep 0.1
+    done
+}
+
 # expect WANT GOT
 expect() {
     [ "$1" = "$2" ] && return 0

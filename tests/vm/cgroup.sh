@@ -86,11 +86,7 @@ test_setup_failure_cleans_up() {
 test_killed_container_cleans_up() {
     "$TB" run --rootfs "$R" --name killed --memory 32m --pids 4 sleep 30 > "$W/out" 2> "$W/err" &
     tb=$!
-    i=0
-    until [ -s "$CG/killed/cgroup.procs" ] || [ $i -ge 50 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    wait_for 50 test -s "$CG/killed/cgroup.procs"
     read c < "$CG/killed/cgroup.procs" || { echo "no process in $CG/killed"; return 1; }
     expect "0::/thinbox/killed" "$(cat /proc/"$c"/cgroup)" "host view of the container's cgroup" || return 1
     kill -9 "$c"

@@ -22,18 +22,6 @@ image_leftovers() {
     grep -F "$D" /proc/self/mountinfo | sed 's/^/mount: /'
 }
 
-# waitfor N CMD...: retries CMD every 0.2 s for up to N tries.
-waitfor() {
-    n=$1
-    shift
-    while [ "$n" -gt 0 ]; do
-        "$@" && return 0
-        sleep 0.2
-        n=$((n - 1))
-    done
-    return 1
-}
-
 test_check() {
     "$TB" check > "$W/out"
     code=$?
@@ -77,7 +65,7 @@ test_ps_memory_column() {
         "$TB" run -d --name memcol alpine sleep 30 > /dev/null || return 1
     else
         "$TB" run -d --name memcol --memory 64m alpine sh -c 'head -c 16777216 /dev/zero > /dev/shm/x; touch /done; sleep 30' > /dev/null || return 1
-        waitfor 100 test -e "$D/containers/memcol/upper/done" || { echo "the container never wrote /done"; return 1; }
+        wait_for 200 test -e "$D/containers/memcol/upper/done" || { echo "the container never wrote /done"; return 1; }
     fi
     out=$("$TB" ps)
     line=$(echo "$out" | grep '^memcol ')
@@ -142,7 +130,7 @@ test_restart_keeps_the_layer() {
     # Each start appends to a file in the layer, then fails; the restarts
     # see what the earlier starts wrote.
     "$TB" run -d --name again --restart on-failure:2 alpine sh -c 'echo x >> /count; exit 3' > /dev/null || return 1
-    waitfor 150 sh -c "'$TB' ps -a | grep -q '^again .*exited (3)'" || { "$TB" ps -a; return 1; }
+    wait_for 300 sh -c "'$TB' ps -a | grep -q '^again .*exited (3)'" || { "$TB" ps -a; return 1; }
     expect 3 "$(grep -c . "$D/containers/again/upper/count")" "lines from 3 starts" || return 1
     "$TB" rm again || return 1
     expect "" "$(image_leftovers)" "image leftovers"
