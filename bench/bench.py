@@ -580,6 +580,19 @@ def svg(res):
     and the runtimes' peak memory, hand-written SVG."""
     W, L, R = 760, 150, 80
     plot = W - L - R
+
+    def axis(top, step, y0, h, div, caption):
+        """Gridlines and ticks (value / div) under a chart h high from y0,
+        and the caption; returns the x of a value."""
+        top = step * (int(top / step) + 1)
+        x = lambda v: L + plot * v / top
+        for i in range(int(top / step) + 1):
+            v = i * step
+            o.append(f'<line x1="{x(v):.1f}" y1="{y0}" x2="{x(v):.1f}" y2="{y0 + h}" stroke="#ddd"/>')
+            o.append(f'<text x="{x(v):.1f}" y="{y0 + h + 13}" text-anchor="middle" font-size="10">{v / div:g}</text>')
+        o.append(f'<text x="{L + plot / 2}" y="{y0 + h + 27}" text-anchor="middle" font-size="11">{caption}</text>')
+        return x
+
     o = []
     y = 20
     st = res.get("startup")
@@ -598,17 +611,10 @@ def svg(res):
                 rows.append(r["runtime"])
         get = {(r["runtime"], r["netns"]): r for r in st["runtimes"]}
         top = max((r["p90"] for r in st["runtimes"] if "p90" in r), default=1)
-        step = nice_step(top)
-        top = step * (int(top / step) + 1)
-        x = lambda v: L + plot * v / top
         y0 = y + 10
         h = len(rows) * 34
-        for i in range(int(top / step) + 1):
-            v = i * step
-            o.append(f'<line x1="{x(v):.1f}" y1="{y0}" x2="{x(v):.1f}" y2="{y0 + h}" stroke="#ddd"/>')
-            o.append(f'<text x="{x(v):.1f}" y="{y0 + h + 13}" text-anchor="middle" font-size="10">{v:g}</text>')
-        o.append(f'<text x="{L + plot / 2}" y="{y0 + h + 27}" text-anchor="middle" font-size="11">'
-                 f'milliseconds (median; whiskers p10-p90; {st["rounds"]} interleaved rounds)</text>')
+        x = axis(top, nice_step(top), y0, h, 1,
+                 f'milliseconds (median; whiskers p10-p90; {st["rounds"]} interleaved rounds)')
         for j, label in enumerate(rows):
             yy = y0 + j * 34 + 4
             o.append(f'<text x="{L - 8}" y="{yy + 17}" text-anchor="end" font-size="12">{esc(label)}</text>')
@@ -640,17 +646,10 @@ def svg(res):
         if mem.get("supervisor"):
             items.append(("thinbox supervisor", mem["supervisor"]["rss_kib"]))
         top = max(v for _, v in items)
-        step = nice_step(top / 1024) * 1024
-        top = step * (int(top / step) + 1)
-        x = lambda v: L + plot * v / top
         y0 = y + 10
         h = len(items) * 20
-        for i in range(int(top / step) + 1):
-            v = i * step
-            o.append(f'<line x1="{x(v):.1f}" y1="{y0}" x2="{x(v):.1f}" y2="{y0 + h}" stroke="#ddd"/>')
-            o.append(f'<text x="{x(v):.1f}" y="{y0 + h + 13}" text-anchor="middle" font-size="10">{v / 1024:g}</text>')
-        o.append(f'<text x="{L + plot / 2}" y="{y0 + h + 27}" text-anchor="middle" font-size="11">MiB '
-                 f'(supervisor: Rss of an idle detached container\'s supervisor)</text>')
+        x = axis(top, nice_step(top / 1024) * 1024, y0, h, 1024,
+                 "MiB (supervisor: Rss of an idle detached container's supervisor)")
         for j, (label, v) in enumerate(items):
             yy = y0 + j * 20 + 4
             o.append(f'<text x="{L - 8}" y="{yy + 10}" text-anchor="end" font-size="12">{esc(label)}</text>')
