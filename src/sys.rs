@@ -96,31 +96,25 @@ macro_rules! sc {
     };
 }
 
-/// A NUL-terminated copy of a path on the stack, so that syscalls can
-/// take `&[u8]` without allocating. Only len+1 bytes are written.
-pub struct CPath {
-    buf: core::mem::MaybeUninit<[u8; 4096]>,
-}
+/// A NUL-terminated copy of a path, so that syscalls can take `&[u8]`.
+pub struct CPath(alloc::vec::Vec<u8>);
 
 impl CPath {
+    // On the heap: a 4 KiB stack buffer made every path syscall's frame
+    // 12 KiB, and the stack probes faulted all of it in. The arena takes
+    // the copy back on drop.
     #[inline(never)]
     pub fn new(s: &[u8]) -> R<CPath> {
         if s.len() >= 4096 || s.contains(&0) {
             return Err(Errno(36)); // ENAMETOOLONG
         }
-        let mut p = CPath {
-            buf: core::mem::MaybeUninit::uninit(),
-        };
-        let dst = p.buf.as_mut_ptr() as *mut u8;
-        // SAFETY: s.len() < 4096, so the copy and the NUL fit in buf.
-        unsafe {
-            core::ptr::copy_nonoverlapping(s.as_ptr(), dst, s.len());
-            *dst.add(s.len()) = 0;
-        }
-        Ok(p)
+        let mut v = alloc::vec::Vec::with_capacity(s.len() + 1);
+        v.extend_from_slice(s);
+        v.push(0);
+        Ok(CPath(v))
     }
     pub fn ptr(&self) -> *const u8 {
-        self.buf.as_ptr() as *const u8
+        self.0.as_ptr()
     }
 }
 
