@@ -95,6 +95,8 @@ fn main() {
         "src/seccomp/bpf.rs",
         "src/seccomp/profile.rs",
         "src/seccomp/default.profile",
+        // Linker scripts: cargo does not relink when only they change.
+        "cross/layout.ld",
     ] {
         println!("cargo:rerun-if-changed={f}");
     }

@@ -1273,6 +1273,8 @@ pub struct Arena {
 unsafe impl Sync for Arena {}
 
 const ARENA_CHUNK: usize = 1 << 20;
+// Placed last by cross/layout.ld, so that the small statics share a page.
+#[unsafe(link_section = ".bss.thinbox_arena")]
 static mut ARENA_BSS: [u8; ARENA_CHUNK] = [0; ARENA_CHUNK];
 
 impl Arena {
