@@ -5,7 +5,7 @@ ARM := target/aarch64-unknown-linux-musl/release/thinbox
 ARCH ?= x86_64
 CACHE ?= $(CURDIR)/.cache
 
-.PHONY: all build setup demo test test-unit test-host test-vm size-report bench lint
+.PHONY: all build setup demo test test-unit test-host test-vm size-report bench lint hot-layout
 all: build
 
 setup:
@@ -45,6 +45,11 @@ size-report: build
 
 bench: build
 	sh bench/run
+
+# Regenerates cross/hot.ld from traced runs (root, x86_64): after changing
+# code on the run path, when tests/core.sh's run_peak_memory fails.
+hot-layout: setup $(CACHE)/rootfs/bin/busybox
+	python3 cross/hot-layout
 
 # Every test: unit, host, both VMs, the size budget and a bench smoke run.
 test: lint test-unit test-host size-report

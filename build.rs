@@ -96,6 +96,7 @@ fn main() {
         "src/seccomp/profile.rs",
         "src/seccomp/default.profile",
         // Linker scripts: cargo does not relink when only they change.
+        "cross/hot.ld",
         "cross/layout.ld",
     ] {
         println!("cargo:rerun-if-changed={f}");

@@ -1087,6 +1087,8 @@ pub fn seccomp_filter(prog: &[u64], flags: u32) -> R<usize> {
 
 #[cfg(all(not(test), target_arch = "x86_64"))]
 core::arch::global_asm!(
+    // Its own section, so that cross/hot.ld can place it with the hot path.
+    ".pushsection .text._start,\"ax\",@progbits",
     ".globl _start",
     "_start:",
     "xor ebp, ebp",
@@ -1094,11 +1096,13 @@ core::arch::global_asm!(
     "and rsp, -16",
     "call {entry}",
     "ud2",
+    ".popsection",
     entry = sym entry,
 );
 
 #[cfg(all(not(test), target_arch = "aarch64"))]
 core::arch::global_asm!(
+    ".pushsection .text._start,\"ax\",@progbits",
     ".globl _start",
     "_start:",
     "mov x29, #0",
@@ -1106,6 +1110,7 @@ core::arch::global_asm!(
     "mov x0, sp",
     "bl {entry}",
     "brk #1",
+    ".popsection",
     entry = sym entry,
 );
 
