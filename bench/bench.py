@@ -391,7 +391,7 @@ def memory(env, reps):
         ms, status, err = env.sp.run([env.hwm, out] + argv, ns)
         if status:
             return None, err
-        k, rss, code, execs, anon, file = map(int, open(out).read().split())
+        k, rss, code, execs, anon, file, walked = map(int, open(out).read().split())
         return k, (anon, file)
 
     touch = os.path.join(BIN, "touch")

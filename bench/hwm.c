@@ -1,13 +1,15 @@
 /* Peak resident memory of one process, not its descendants:
  *   hwm OUT CMD [ARG...]
- * writes "VmHWM_kB VmRSS_kB status execs RssAnon_kB RssFile_kB" to OUT and exits with CMD's
+ * writes "VmHWM_kB VmRSS_kB status execs RssAnon_kB RssFile_kB Rss_kB" to OUT and exits with CMD's
  * status. CMD runs traced (PTRACE_TRACEME) with only PTRACE_O_TRACEEXIT and
  * PTRACE_O_TRACEEXEC: forks are not followed, so the container and helpers
  * it starts do not count, and the numbers are read at the exit stop, while
  * the mm still exists. VmHWM restarts at an exec, so a runtime that
  * re-execs itself is measured in its last image; "execs" counts them.
  * wait4's ru_maxrss would include reaped descendants; /usr/bin/time adds
- * its own fork. */
+ * its own fork. Rss_kB is smaps_rollup's count from the page tables: kernels
+ * before 6.2 keep the status counters per task and fold them into the mm
+ * only every 64 faults, so a short process's VmHWM can read 4 kB there. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -43,7 +45,7 @@ int main(int argc, char **argv)
 		_exit(127);
 	}
 	int st, started = 0, execs = 0;
-	long hwm = -1, rss = -1, anon = -1, file = -1;
+	long hwm = -1, rss = -1, anon = -1, file = -1, walked = -1;
 	for (;;) {
 		if (waitpid(pid, &st, 0) < 0) {
 			if (errno == EINTR)
@@ -72,13 +74,20 @@ int main(int argc, char **argv)
 			rss = field(buf, "VmRSS:");
 			anon = field(buf, "RssAnon:");
 			file = field(buf, "RssFile:");
+			snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
+			f = fopen(path, "r");
+			n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+			if (f)
+				fclose(f);
+			buf[n] = 0;
+			walked = field(buf, "\nRss:");
 		} else {
 			inject = sig; /* a real signal: deliver it */
 		}
 		ptrace(PTRACE_CONT, pid, 0, inject);
 	}
 	int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	fprintf(out, "%ld %ld %d %d %ld %ld\n", hwm, rss, code, execs, anon, file);
+	fprintf(out, "%ld %ld %d %d %ld %ld %ld\n", hwm, rss, code, execs, anon, file, walked);
 	fclose(out);
 	return code;
 }

@@ -96,5 +96,19 @@ if [ -n "$FLOOR" ]; then
 else
     report tblim "thinbox with limits $(ms tblim) ms/run (x$(ratio tblim tb) thinbox without; no $want for the floor)"
 fi
+# Peak memory of the runtime process (bench/hwm, put in /bin by tests/vm/run).
+if command -v hwm > /dev/null; then
+    for lim in "" "$tlim"; do
+        if hwm /tmp/hwm.out "$TB" run --cgroup-root "$CG" $lim --rootfs "$R" /bin/true > /dev/null 2>&1; then
+            # Rss from the page tables: this kernel's VmHWM may be stale (hwm.c).
+            read -r k _ _ _ _ _ w < /tmp/hwm.out
+            pass=$((pass + 1))
+            echo "ok - thinbox${lim:+ with limits} peak memory: VmHWM $k KiB, Rss at exit $w KiB"
+        else
+            fail=$((fail + 1))
+            echo "not ok - thinbox${lim:+ with limits} under hwm"
+        fi
+    done
+fi
 echo "${pass} passed, ${fail} failed"
 [ "$fail" = 0 ]
