@@ -41,7 +41,13 @@ show() {
 leftovers() {
     find "$CG" -mindepth 1 -type d 2> /dev/null | sed 's/^/cgroup: /'
     mine=$(readlink /proc/self/ns/pid)
-    ls -l /proc/[0-9]*/ns/pid 2> /dev/null | grep -v -F "$mine" | sed 's/^/foreign pid namespace: /'
+    # Named by comm, state and parent, so that a failure says what it was.
+    for n in /proc/[0-9]*/ns/pid; do
+        ns=$(readlink "$n" 2> /dev/null) || continue
+        [ "$ns" = "$mine" ] && continue
+        p=${n%/ns/pid}
+        echo "foreign pid namespace: ${p#/proc/} $(cat "$p/comm" 2> /dev/null) $(awk '{print "state", $3, "ppid", $4}' "$p/stat" 2> /dev/null)"
+    done
     grep -l '^thinbox$' /proc/[0-9]*/comm 2> /dev/null | sed 's/^/thinbox process: /'
 }
 
