@@ -43,8 +43,10 @@ pub fn main(args: &[S]) -> i32 {
         match o.flag(b"a.all -:format", usage) {
             Ok(None) => break,
             Ok(Some((0, _, _))) => all = true,
-            Ok(Some((_, _, v))) if v == b"json" || v == b"table" => json = v == b"json",
-            Ok(_) => return fail(Error::new(b"ps --format", b"must be table or json")),
+            Ok(Some((_, _, v))) => match rt::pick(b"table json", v) {
+                Some(n) => json = n == 1,
+                None => return fail(Error::new(b"ps --format", b"must be table or json")),
+            },
             Err(e) => return fail(e),
         }
     }
@@ -65,14 +67,16 @@ pub fn main(args: &[S]) -> i32 {
             continue;
         };
         let status = supervise::status(&st);
-        let live = status == b"running";
-        if !all && !live && status != b"restarting" && status != b"starting" {
+        let k = rt::pick(b"running restarting starting", status);
+        let live = k == Some(0);
+        if !all && k.is_none() {
             continue;
         }
         let mut pid = Buf::new();
         match st.num(b"pid") {
             Some(p) if live => pid.u(p),
-            _ => pid.c(b'-'),
+            // Live implies a pid, so JSON always gets a number.
+            _ => pid.c(if json { b'0' } else { b'-' }),
         };
         let mut up = Buf::new();
         match st.num(b"started") {
@@ -87,10 +91,13 @@ pub fn main(args: &[S]) -> i32 {
             .filter(|_| live)
             .and_then(|cg| rt::read_file(cat(&[cg, b"/memory.current"])).ok())
             .and_then(|v| rt::parse_u64(rt::trim(&v)));
-        match current {
-            Some(n) => human(&mut mem, n, &BYTES),
-            None => {
-                mem.c(b'-');
+        match (current, json) {
+            (Some(n), false) => human(&mut mem, n, &BYTES),
+            (Some(n), true) => {
+                mem.u(n);
+            }
+            (None, _) => {
+                mem.s(if json { b"null" } else { b"-" });
             }
         }
         let mut cmd = Buf::new();
@@ -109,17 +116,12 @@ pub fn main(args: &[S]) -> i32 {
             }
             b.s(b"{\"name\":");
             json_out::put_str(&mut b, id);
-            b.s(b",\"pid\":")
-                .s(if live { pid.as_slice() } else { b"0" });
+            b.s(b",\"pid\":").s(&pid.0);
             b.s(b",\"status\":");
             json_out::put_str(&mut b, status);
             b.s(b",\"uptime\":");
             json_out::put_str(&mut b, up.as_slice());
-            b.s(b",\"memory\":");
-            match current {
-                Some(n) => b.u(n),
-                None => b.s(b"null"),
-            };
+            b.s(b",\"memory\":").s(&mem.0);
             b.s(b",\"image\":");
             json_out::put_str(&mut b, image);
             b.s(b",\"command\":");
@@ -148,39 +150,39 @@ fn processes(root: &[u8], id: &[u8], json: bool) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    // The cgroup's pids, else the recorded one.
+    let procs = match st.all(b"cgroup").first() {
+        Some(cg) => rt::read_file(cat(&[cg, b"/cgroup.procs"])).unwrap_or_default(),
+        None => st.get(b"pid").unwrap_or_default().to_vec(),
+    };
     let mut pids: alloc::vec::Vec<u64> = alloc::vec::Vec::new();
-    match crate::container::cgroup_of(&st) {
-        Some(cg) => {
-            let procs = rt::read_file(cat(&[cg.path, b"/cgroup.procs"])).unwrap_or_default();
-            pids.extend(procs.split(|&c| c == b'\n').filter_map(rt::parse_u64));
+    for l in procs.split(|&c| c == b'\n') {
+        if let Some(p) = rt::parse_u64(l) {
+            pids.push(p);
         }
-        None => pids.extend(st.num(b"pid")),
     }
     let mut b = Buf::new();
-    if json {
-        b.c(b'[');
-        for (i, p) in pids.iter().enumerate() {
+    b.s(if json { b"[" } else { b"PID      CMD\n" });
+    for (i, p) in pids.into_iter().enumerate() {
+        let mut n = Buf::new();
+        n.u(p);
+        if json {
             if i > 0 {
                 b.c(b',');
             }
-            b.u(*p);
-        }
-        b.s(b"]\n");
-    } else {
-        b.s(b"PID      CMD\n");
-        for p in pids {
-            let mut path = Buf::new();
-            path.s(b"/proc/").u(p).s(b"/cmdline");
-            let mut cmd = rt::read_file(path.as_slice()).unwrap_or_default();
+            b.s(&n.0);
+        } else {
+            let mut cmd = rt::read_file(cat(&[b"/proc/", &n.0, b"/cmdline"])).unwrap_or_default();
             for ch in cmd.iter_mut() {
                 if *ch == 0 {
                     *ch = b' ';
                 }
             }
-            let mut n = Buf::new();
-            n.u(p);
-            b.pad(n.as_slice(), 9).s(rt::trim(&cmd)).c(b'\n');
+            b.pad(&n.0, 9).s(rt::trim(&cmd)).c(b'\n');
         }
+    }
+    if json {
+        b.s(b"]\n");
     }
     rt::out(b.as_slice());
     0
