@@ -12,7 +12,7 @@ pub fn main(args: &[S]) -> i32 {
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
         match rt::index_of(&[b"-f", b"--format", b"-q", b"--quiet"], flag) {
-            Some(0 | 1) => match o.value(flag).map(|v| rt::index_of(&[b"table", b"json"], v)) {
+            Some(0 | 1) => match o.value(flag).map(|v| rt::pick(b"table json", v)) {
                 Ok(Some(n)) => as_json |= n == 1,
                 _ => return fail(Error::new(b"--format", b"use table or json")),
             },
@@ -37,7 +37,7 @@ pub fn main(args: &[S]) -> i32 {
                 b.c(b',');
             }
             let bundle = container::bundle_of(root, id, &st);
-            b.0.extend_from_slice(&container::state_json(id, &st, status, bundle.as_ref()));
+            b.s(&container::state_json(id, &st, status, bundle.as_ref()));
         } else if quiet {
             b.s(id).c(b'\n');
         } else {
