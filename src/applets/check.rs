@@ -10,14 +10,9 @@ use crate::sys;
 /// Namespaces and the kernel option each needs.
 const NS: &[u8] = b"mnt uts ipc pid net cgroup user time";
 const NS_CFG: &[u8] = b"NAMESPACES UTS_NS IPC_NS PID_NS NET_NS CGROUPS USER_NS TIME_NS";
-/// Controllers, with their names in /proc/cgroups (cgroup v1).
-const CTRL: [(&[u8], &[u8]); 5] = [
-    (b"memory", b"memory"),
-    (b"cpu", b"cpu"),
-    (b"pids", b"pids"),
-    (b"io", b"blkio"),
-    (b"cpuset", b"cpuset"),
-];
+/// Controllers, and their names in /proc/cgroups (cgroup v1).
+const CTRL: &[u8] = b"memory cpu pids io cpuset";
+const CTRL_V1: &[u8] = b"memory cpu pids blkio cpuset";
 const PI: &[u8] = b" (Raspberry Pi: add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt (older OS: /boot/cmdline.txt), then reboot)";
 
 /// One line: "ok       WHAT" or "missing  WHAT[ (optional)]; HINT".
@@ -80,12 +75,15 @@ pub fn main(args: &[S]) -> i32 {
     let ctrls = rt::read_file(cat(&[base, b"/cgroup.controllers"])).unwrap_or_default();
     // "name hierarchy count enabled" lines tell why one is missing.
     let v1 = rt::read_file(b"/proc/cgroups").unwrap_or_default();
-    for (i, (c, n)) in CTRL.iter().enumerate() {
+    let words = |t: &'static [u8]| t.split(|&ch| ch == b' ');
+    for (i, (c, n)) in words(CTRL).zip(words(CTRL_V1)).enumerate() {
         let line = v1
             .split(|&ch| ch == b'\n')
             .find(|l| l.starts_with(n) && l.get(n.len()) == Some(&b'\t'))
             .unwrap_or(b"");
-        let held = line.len() > n.len() + 2 && line[n.len() + 1] != b'0' && !line.ends_with(b"\t0");
+        let held = line.len() > n.len() + 2
+            && line.get(n.len() + 1) != Some(&b'0')
+            && !line.ends_with(b"\t0");
         let hint: &[&[u8]] = if held {
             &[b"a cgroup v1 hierarchy holds it; boot with systemd.unified_cgroup_hierarchy=1"]
         } else {
@@ -95,10 +93,9 @@ pub fn main(args: &[S]) -> i32 {
                 if i == 0 { PI } else { b"" },
             ]
         };
-        let ok = rt::trim(&ctrls).split(|&ch| ch == b' ').any(|w| w == *c);
+        let ok = rt::trim(&ctrls).split(|&ch| ch == b' ').any(|w| w == c);
         item(&mut b, &mut bad, ok, i < 3, &[c, b" controller"], hint);
     }
-    let words = |t: &'static [u8]| t.split(|&ch| ch == b' ');
     for (i, (ns, cfg)) in words(NS).zip(words(NS_CFG)).enumerate() {
         let ok = sys::lstat(cat(&[b"/proc/self/ns/", ns])).is_ok();
         item(
