@@ -15,20 +15,21 @@ const CTRL: &[u8] = b"memory cpu pids io cpuset";
 const CTRL_V1: &[u8] = b"memory cpu pids blkio cpuset";
 const PI: &[u8] = b" (Raspberry Pi: add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt (older OS: /boot/cmdline.txt), then reboot)";
 
-/// One line: "ok       WHAT" or "missing  WHAT[ (optional)]; HINT".
-fn item(b: &mut Buf, bad: &mut bool, ok: bool, needed: bool, what: &[&[u8]], hint: &[&[u8]]) {
+/// One line: "ok       WHAT" or "missing  WHAT[ (optional)]; HINT";
+/// whether it is a needed one missing.
+fn item(b: &mut Buf, ok: bool, needed: bool, what: &[&[u8]], hint: &[&[u8]]) -> bool {
     b.pad(if ok { b"ok" } else { b"missing" }, 9);
     what.iter().for_each(|w| {
         b.s(w);
     });
     if !ok {
-        *bad |= needed;
         b.s(if needed { b"; " } else { b" (optional); " });
         hint.iter().for_each(|h| {
             b.s(h);
         });
     }
     b.c(b'\n');
+    !ok && needed
 }
 
 /// Runs `f` in a forked child (cloned with `flags`): whether it could
@@ -55,18 +56,16 @@ pub fn main(args: &[S]) -> i32 {
     let base = cgroup::parent(root);
     let (mut b, mut bad) = (Buf::new(), false);
     let v2 = cgroup::is_cgroup2(base);
-    item(
+    bad |= item(
         &mut b,
-        &mut bad,
         v2,
         true,
         &[b"cgroup v2 at ", base],
         &[b"mount -t cgroup2 none /sys/fs/cgroup, or pass --cgroup-root DIR on a cgroup2 mount"],
     );
     let w = |f: &[u8]| sys::faccessat(sys::AT_FDCWD, cat(&[base, f]), 2).is_ok();
-    item(
+    bad |= item(
         &mut b,
-        &mut bad,
         v2 && w(b"/cgroup.subtree_control") && w(b"/cgroup.procs"),
         true,
         &[b"cgroup v2 delegated"],
@@ -94,13 +93,12 @@ pub fn main(args: &[S]) -> i32 {
             ]
         };
         let ok = rt::trim(&ctrls).split(|&ch| ch == b' ').any(|w| w == c);
-        item(&mut b, &mut bad, ok, i < 3, &[c, b" controller"], hint);
+        bad |= item(&mut b, ok, i < 3, &[c, b" controller"], hint);
     }
     for (i, (ns, cfg)) in words(NS).zip(words(NS_CFG)).enumerate() {
         let ok = sys::lstat(cat(&[b"/proc/self/ns/", ns])).is_ok();
-        item(
+        bad |= item(
             &mut b,
-            &mut bad,
             ok,
             i < 6,
             &[ns, b" namespace"],
@@ -156,7 +154,7 @@ pub fn main(args: &[S]) -> i32 {
         ),
     ];
     for (ok, needed, what, hint) in rows {
-        item(&mut b, &mut bad, ok, needed, &[what], &[hint]);
+        bad |= item(&mut b, ok, needed, &[what], &[hint]);
     }
     rt::out(b.as_slice());
     bad as i32
