@@ -61,7 +61,6 @@ pub fn main(args: &[S]) -> i32 {
     } else {
         b.s(b"NAME                PID      STATUS        UPTIME   MEMORY   IMAGE                COMMAND\n");
     }
-    let mut first = true;
     for id in state::list(root) {
         let Ok(st) = state::load(root, id) else {
             continue;
@@ -86,11 +85,10 @@ pub fn main(args: &[S]) -> i32 {
             }
         }
         let mut mem = Buf::new();
-        let current = st
-            .get(b"cgroup")
-            .filter(|_| live)
-            .and_then(|cg| rt::read_file(cat(&[cg, b"/memory.current"])).ok())
-            .and_then(|v| rt::parse_u64(rt::trim(&v)));
+        let current = st.get(b"cgroup").filter(|_| live).and_then(|cg| {
+            let v = rt::read_file(cat(&[cg, b"/memory.current"])).unwrap_or_default();
+            rt::parse_u64(rt::trim(&v))
+        });
         match (current, json) {
             (Some(n), false) => human(&mut mem, n, &BYTES),
             (Some(n), true) => {
@@ -102,16 +100,15 @@ pub fn main(args: &[S]) -> i32 {
         }
         let mut cmd = Buf::new();
         if let Ok((c, _)) = super::run::parse(&st.all(b"argv")) {
-            for (i, a) in c.args.iter().enumerate() {
-                if i > 0 {
-                    cmd.c(b' ');
-                }
-                cmd.s(a);
+            for a in c.args.iter() {
+                cmd.s(a).c(b' ');
             }
+            cmd.0.pop();
         }
         let image = st.get(b"image").unwrap_or(b"-");
         if json {
-            if !first {
+            // Past the "[", an object is already there.
+            if b.0.len() > 1 {
                 b.c(b',');
             }
             b.s(b"{\"name\":");
@@ -135,7 +132,6 @@ pub fn main(args: &[S]) -> i32 {
                 .pad(mem.as_slice(), 9);
             b.pad(image, 21).s(cmd.as_slice()).c(b'\n');
         }
-        first = false;
     }
     if json {
         b.s(b"]\n");
