@@ -86,7 +86,13 @@ pub fn state_json(id: &[u8], st: &State, status: &[u8], b: Option<&Bundle>) -> V
         json::put_str(&mut o, b.c.rootfs);
     }
     o.s(b",\"created\":");
-    json::put_str(&mut o, st.get(b"created").unwrap_or(b""));
+    let created = st.get(b"created").unwrap_or(b"");
+    // `run -d` keeps epoch seconds (ps counts uptime from them); the OCI
+    // state wants RFC 3339, as `create` writes it.
+    match rt::parse_u64(created) {
+        Some(secs) => json::put_str(&mut o, state::rfc3339(secs, 0)),
+        None => json::put_str(&mut o, created),
+    }
     o.s(b",\"owner\":\"\",\"annotations\":{");
     if let Some(b) = b {
         for (i, (k, v)) in b.annotations.iter().enumerate() {

@@ -218,6 +218,21 @@ test_run_peak_memory() {
     done
 }
 
+# An unreadable state (here a directory without one) is skipped by list,
+# and its JSON stays valid: no comma before the first object. A `run -d`
+# container's "created" is RFC 3339, as in the OCI state.
+test_list_json_skips_unreadable() {
+    st=$scratch/liststate
+    mkdir -p "$st/0unreadable"
+    THINBOX_STATE=$st "$TB" run -d --name lj$$ --cgroup-root "$CG" --rootfs "$R" sleep 30 > /dev/null || return 1
+    out=$(THINBOX_STATE=$st "$TB" list --format json)
+    THINBOX_STATE=$st "$TB" rm -f lj$$ > /dev/null
+    case $out in
+        '[{"ociVersion":'*'"id":"lj'$$'"'*'"created":"20'[0-9][0-9]-*T*Z'"'*'}]') ;;
+        *) echo "list --format json: $out"; return 1 ;;
+    esac
+}
+
 test_err_missing_rootfs() { fails_cleanly 125 "rootfs /nonexistent: no such file" run --rootfs /nonexistent true; }
 test_err_rootfs_not_dir() { fails_cleanly 125 "is not a directory" run --rootfs /proc/self/status true; }
 test_err_no_command() { fails_cleanly 125 "no command" run --rootfs "$R"; }

@@ -27,13 +27,14 @@ pub fn main(args: &[S]) -> i32 {
     } else if !quiet {
         b.s(b"ID                  PID         STATUS      BUNDLE\n");
     }
-    for (i, id) in state::list(root).iter().enumerate() {
+    for id in state::list(root).iter() {
         let Ok(st) = state::load(root, id) else {
             continue;
         };
         let status = container::status(root, id, &st);
         if as_json {
-            if i > 0 {
+            // After an object, not after an index: unreadable states are skipped.
+            if b.as_slice().len() > 1 {
                 b.c(b',');
             }
             let bundle = container::bundle_of(root, id, &st);
