@@ -54,35 +54,44 @@ const IDLE: u8 = 11;
 const PIDS_MAX: u8 = 12;
 const WEIGHT: u8 = 13;
 
-/// (section, key, kind, cgroup file, what else).
-type Scalar = (u8, &'static [u8], u8, &'static [u8], u8);
+/// (section, "key cgroup-file", kind, what else): one string per row, as
+/// each slice costs 16 bytes of table.
+type Scalar = (u8, &'static [u8], u8, u8);
 const SCALARS: [Scalar; 19] = [
-    (MEM, b"limit", INT, b"memory.limit_in_bytes", LIMIT),
-    (MEM, b"reservation", INT, b"memory.soft_limit_in_bytes", LOW),
-    (MEM, b"swap", INT, b"memory.memsw.limit_in_bytes", SWAP),
-    (MEM, b"kernel", INT, b"memory.kmem.limit_in_bytes", V1_ONLY),
+    (MEM, b"limit memory.limit_in_bytes", INT, LIMIT),
+    (MEM, b"reservation memory.soft_limit_in_bytes", INT, LOW),
+    (MEM, b"swap memory.memsw.limit_in_bytes", INT, SWAP),
+    (MEM, b"kernel memory.kmem.limit_in_bytes", INT, V1_ONLY),
     (
         MEM,
-        b"kernelTCP",
+        b"kernelTCP memory.kmem.tcp.limit_in_bytes",
         INT,
-        b"memory.kmem.tcp.limit_in_bytes",
         V1_ONLY,
     ),
-    (MEM, b"swappiness", UINT, b"memory.swappiness", SWAPPINESS),
-    (MEM, b"disableOOMKiller", BOOL, b"memory.oom_control", OOM),
-    (CPU, b"shares", UINT, b"cpu.shares", SHARES),
-    (CPU, b"quota", INT, b"cpu.cfs_quota_us", QUOTA),
-    (CPU, b"period", UINT, b"cpu.cfs_period_us", PERIOD),
-    (CPU, b"realtimeRuntime", INT, b"cpu.rt_runtime_us", V1_ONLY),
-    (CPU, b"realtimePeriod", INT, b"cpu.rt_period_us", V1_ONLY),
-    (CPU, b"cpus", STR, b"cpuset.cpus", CPUS),
-    (CPU, b"mems", STR, b"cpuset.mems", MEMS),
-    (CPU, b"idle", INT, b"cpu.idle", IDLE),
-    (PIDS, b"limit", INT, b"pids.max", PIDS_MAX),
-    (BLKIO, b"weight", UINT, b"blkio.weight", WEIGHT),
-    (BLKIO, b"leafWeight", UINT, b"blkio.leaf_weight", V1_ONLY),
-    (NET, b"classID", UINT, b"net_cls.classid", V1_ONLY),
+    (MEM, b"swappiness memory.swappiness", UINT, SWAPPINESS),
+    (MEM, b"disableOOMKiller memory.oom_control", BOOL, OOM),
+    (CPU, b"shares cpu.shares", UINT, SHARES),
+    (CPU, b"quota cpu.cfs_quota_us", INT, QUOTA),
+    (CPU, b"period cpu.cfs_period_us", UINT, PERIOD),
+    (CPU, b"realtimeRuntime cpu.rt_runtime_us", INT, V1_ONLY),
+    (CPU, b"realtimePeriod cpu.rt_period_us", INT, V1_ONLY),
+    (CPU, b"cpus cpuset.cpus", STR, CPUS),
+    (CPU, b"mems cpuset.mems", STR, MEMS),
+    (CPU, b"idle cpu.idle", INT, IDLE),
+    (PIDS, b"limit pids.max", INT, PIDS_MAX),
+    (BLKIO, b"weight blkio.weight", UINT, WEIGHT),
+    (BLKIO, b"leafWeight blkio.leaf_weight", UINT, V1_ONLY),
+    (NET, b"classID net_cls.classid", UINT, V1_ONLY),
 ];
+
+/// "first rest" split at the first space; rest is empty without one.
+#[inline(never)]
+fn word(s: S) -> (S, S) {
+    match s.iter().position(|&c| c == b' ') {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, b""),
+    }
+}
 
 /// blockIO's throttle lists: (key, v1 file, io.max key).
 const THROTTLE: [(&[u8], &[u8], &[u8]); 4] = [
@@ -135,10 +144,11 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
             continue;
         };
         let mut limit = None;
-        for &(s, k, t, file, how) in SCALARS.iter() {
+        for &(s, kf, t, how) in SCALARS.iter() {
             if s != si {
                 continue;
             }
+            let (k, file) = word(kf);
             let Some(v) = r.get(o, k, t) else {
                 continue;
             };
