@@ -84,6 +84,22 @@ const SCALARS: [Scalar; 19] = [
     (NET, b"classID net_cls.classid", UINT, V1_ONLY),
 ];
 
+// Per-device lists, "key head-key number-key v1-file io.max-key" (head "-":
+// major and minor); the index up to THR is the kind.
+const HUGE: usize = 0;
+const PRIO: usize = 1;
+const WDEV: usize = 2;
+const THR: usize = 3;
+const LISTS: [&[u8]; 7] = [
+    b"hugepageLimits pageSize limit",
+    b"priorities name priority net_prio.ifpriomap",
+    b"weightDevice - weight blkio.weight_device",
+    b"throttleReadBpsDevice - rate blkio.throttle.read_bps_device rbps=",
+    b"throttleWriteBpsDevice - rate blkio.throttle.write_bps_device wbps=",
+    b"throttleReadIOPSDevice - rate blkio.throttle.read_iops_device riops=",
+    b"throttleWriteIOPSDevice - rate blkio.throttle.write_iops_device wiops=",
+];
+
 /// "first rest" split at the first space; rest is empty without one.
 #[inline(never)]
 fn word(s: S) -> (S, S) {
@@ -92,30 +108,6 @@ fn word(s: S) -> (S, S) {
         None => (s, b""),
     }
 }
-
-/// blockIO's throttle lists: (key, v1 file, io.max key).
-const THROTTLE: [(&[u8], &[u8], &[u8]); 4] = [
-    (
-        b"throttleReadBpsDevice",
-        b"blkio.throttle.read_bps_device",
-        b"rbps",
-    ),
-    (
-        b"throttleWriteBpsDevice",
-        b"blkio.throttle.write_bps_device",
-        b"wbps",
-    ),
-    (
-        b"throttleReadIOPSDevice",
-        b"blkio.throttle.read_iops_device",
-        b"riops",
-    ),
-    (
-        b"throttleWriteIOPSDevice",
-        b"blkio.throttle.write_iops_device",
-        b"wiops",
-    ),
-];
 
 /// `linux.resources` (or update's whole document) into `c.resources`.
 pub fn parse(c: &mut Resources, j: &Json) -> Res<()> {
@@ -137,7 +129,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
     for (si, name) in SECTIONS.iter().enumerate() {
         let si = si as u8;
         if si == NET {
-            hugepages(r, c, res);
+            list(r, c, res, HUGE);
         }
         let t = if si == PIDS || si == NET { ANY } else { OBJ };
         let Some(o) = r.sub(res, name, t) else {
@@ -228,42 +220,13 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
                 c.v1.push((file, val));
             }
         }
-        if si == BLKIO {
-            if let Some(l) = r.sub(o, b"weightDevice", ARR) {
-                for d in l.items() {
-                    let e = At { j: d, path: l.path };
-                    let dev = majmin(r, e);
-                    if let Some(w) = r.uint(e, b"weight") {
-                        let line = cat(&[dev, b" ", num(w as i64)]);
-                        v2(c, b"io.bfq.weight", line);
-                        v1(c, b"blkio.weight_device", line);
-                    }
-                }
-            }
-            for (k, file, key) in THROTTLE {
-                let Some(l) = r.sub(o, k, ARR) else {
-                    continue;
-                };
-                for d in l.items() {
-                    let e = At { j: d, path: l.path };
-                    let dev = majmin(r, e);
-                    let n = num(r.need_n(e, b"rate", UINT));
-                    v1(c, file, cat(&[dev, b" ", n]));
-                    let line = cat(&[dev, b" ", key, b"=", n]);
-                    v2(c, b"io.max", line);
-                }
-            }
-        }
-        if si == NET
-            && let Some(l) = r.sub(o, b"priorities", ARR)
-        {
-            for d in l.items() {
-                let e = At { j: d, path: l.path };
-                let name = r.need_s(e, b"name");
-                let line = cat(&[name, b" ", num(r.need_n(e, b"priority", UINT))]);
-                v1(c, b"net_prio.ifpriomap", line);
-                only(&mut c.v2_error, l.path, V2_NONE);
-            }
+        let rows = match si {
+            NET => PRIO..WDEV,
+            BLKIO => WDEV..LISTS.len(),
+            _ => 0..0,
+        };
+        for i in rows {
+            list(r, c, o, i);
         }
     }
     if let Some(u) = r.sub(res, b"unified", OBJ) {
@@ -312,17 +275,49 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
     r.nulls = nulls;
 }
 
-fn hugepages<'a>(r: &mut Rd<'a>, c: &mut Resources, res: At<'a>) {
-    let Some(l) = r.sub(res, b"hugepageLimits", ARR) else {
+/// One per-device list: each item is a head (device or name) and a number.
+#[inline(never)]
+fn list<'a>(r: &mut Rd<'a>, c: &mut Resources, o: At<'a>, i: usize) {
+    let how = i.min(THR);
+    let (k, rest) = word(LISTS[i]);
+    let (hk, rest) = word(rest);
+    let (nk, rest) = word(rest);
+    let (f1, key) = word(rest);
+    let Some(l) = r.sub(o, k, ARR) else {
         return;
     };
-    for h in l.items() {
-        let e = At { j: h, path: l.path };
-        let size = r.need_s(e, b"pageSize");
-        let n = num(r.need_n(e, b"limit", UINT));
-        v1(c, cat(&[b"hugetlb.", size, b".limit_in_bytes"]), n);
-        let f = cat(&[b"hugetlb.", size, b".max"]);
-        v2(c, f, n);
+    for d in l.items() {
+        let e = At { j: d, path: l.path };
+        let head = if how < WDEV {
+            r.need_s(e, hk)
+        } else {
+            majmin(r, e)
+        };
+        let n = if how == WDEV {
+            match r.uint(e, nk) {
+                Some(w) => w as i64,
+                None => continue,
+            }
+        } else {
+            r.need_n(e, nk, UINT)
+        };
+        let n = num(n);
+        if how == HUGE {
+            v1(c, cat(&[b"hugetlb.", head, b".limit_in_bytes"]), n);
+            v2(c, cat(&[b"hugetlb.", head, b".max"]), n);
+            continue;
+        }
+        v1(c, f1, cat(&[head, b" ", n]));
+        if how == PRIO {
+            only(&mut c.v2_error, l.path, V2_NONE);
+        } else {
+            let f2: S = if how == WDEV {
+                b"io.bfq.weight"
+            } else {
+                b"io.max"
+            };
+            v2(c, f2, cat(&[head, b" ", key, n]));
+        }
     }
 }
 
