@@ -100,12 +100,19 @@ const LISTS: [&[u8]; 7] = [
     b"throttleWriteIOPSDevice - rate blkio.throttle.write_iops_device wiops=",
 ];
 
-/// "first rest" split at the first space; rest is empty without one.
+/// The first word of `s`, which keeps what follows its space (if any).
 #[inline(never)]
-fn word(s: S) -> (S, S) {
-    match s.iter().position(|&c| c == b' ') {
-        Some(i) => (&s[..i], &s[i + 1..]),
-        None => (s, b""),
+fn word(s: &mut S) -> S {
+    let w = *s;
+    match w.iter().position(|&c| c == b' ') {
+        Some(i) => {
+            *s = &w[i + 1..];
+            &w[..i]
+        }
+        None => {
+            *s = b"";
+            w
+        }
     }
 }
 
@@ -136,11 +143,11 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
             continue;
         };
         let mut limit = None;
-        for &(s, kf, t, how) in SCALARS.iter() {
+        for &(s, mut file, t, how) in SCALARS.iter() {
             if s != si {
                 continue;
             }
-            let (k, file) = word(kf);
+            let k = word(&mut file);
             let Some(v) = r.get(o, k, t) else {
                 continue;
             };
@@ -279,10 +286,11 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
 #[inline(never)]
 fn list<'a>(r: &mut Rd<'a>, c: &mut Resources, o: At<'a>, i: usize) {
     let how = i.min(THR);
-    let (k, rest) = word(LISTS[i]);
-    let (hk, rest) = word(rest);
-    let (nk, rest) = word(rest);
-    let (f1, key) = word(rest);
+    let mut key = LISTS[i];
+    let k = word(&mut key);
+    let hk = word(&mut key);
+    let nk = word(&mut key);
+    let f1 = word(&mut key);
     let Some(l) = r.sub(o, k, ARR) else {
         return;
     };
