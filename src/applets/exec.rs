@@ -81,16 +81,12 @@ fn exec(args: &[S]) -> Res<i32> {
         state::alive(&st, b"pid", b"start")
     };
     if !running {
-        return Err(Error::new(cat(&[b"container ", id]), b"is not running"));
+        return Err(container::err(id, b"is not running"));
     }
     protect_self()?;
     let mut c = if oci {
-        let mut b = container::bundle_of(root, id, &st).ok_or_else(|| {
-            Error::new(
-                cat(&[b"container ", id]),
-                b"its config.json copy is unreadable",
-            )
-        })?;
+        let mut b = container::bundle_of(root, id, &st)
+            .ok_or_else(|| container::err(id, b"its config.json copy is unreadable"))?;
         if let Some(p) = process {
             // A whole OCI process object replaces the config's.
             let text = rt::read_file(p).map_err(|e| Error::sys(cat(&[b"--process ", p]), e))?;
