@@ -128,7 +128,8 @@ fn exec(args: &[S]) -> Res<i32> {
     let mut b = rt::Buf::new();
     b.s(b"/proc/").u(pid).s(b"/ns/");
     // Namespaces the config named by path are the init's too.
-    let nss = c.join.drain(..).fold(c.namespaces, |a, (f, _)| a | f);
+    let nss = c.join.iter().fold(c.namespaces, |a, j| a | j.0);
+    c.join.clear();
     for (flag, name) in JOIN {
         if nss & flag != 0 {
             c.join.push((flag, cat(&[b.as_slice(), name])));
