@@ -66,12 +66,14 @@ fn exec(args: &[S]) -> Res<i32> {
             _ => {}
         }
     }
-    let rest = o.rest();
-    if rest.is_empty() || rest.len() < 2 && process.is_none() {
+    let Some((&id, cmd)) = o
+        .rest()
+        .split_first()
+        .filter(|(_, cmd)| !cmd.is_empty() || process.is_some())
+    else {
         return Err(Error::new(b"exec", usage));
-    }
+    };
     spawn::is_root()?;
-    let id = rest[0];
     let root = state::root(None);
     let st = state::load(root, id)?;
     let oci = st.get(b"kind") == Some(b"oci");
@@ -102,8 +104,8 @@ fn exec(args: &[S]) -> Res<i32> {
     } else {
         run::parse(&st.all(b"argv"))?.0
     };
-    if rest.len() > 1 {
-        c.args = rest[1..].to_vec();
+    if !cmd.is_empty() {
+        c.args = cmd.to_vec();
         c.tty = tty;
     }
     if c.args.is_empty() {
