@@ -6,21 +6,18 @@
 #   sh tests/vm/hot.sh THINBOX ROOTFS
 set -u
 R=$2
-tb=/extra/thinbox
-run="$tb run --cgroup-root ${CGROUP_ROOT:-/sys/fs/cgroup/thinbox}"
-pass=0
-fail=0
+. "$(dirname "$0")/../tap.sh"
+run="/extra/thinbox run --cgroup-root ${CGROUP_ROOT:-/sys/fs/cgroup/thinbox}"
+: > /tmp/hot.lines
+trace() {
+    /extra/hot-trace /extra/syms /tmp/hits $run "$@" || return 1
+    sed 's/^/HOT /' /tmp/hits >> /tmp/hot.lines
+}
 # The first plain run pins the device program, the second attaches it.
 for w in "--rootfs $R /bin/true" "--rootfs $R /bin/true" \
     "--memory 64m --pids 20 --cpu 0.5 --rootfs $R /bin/true" \
     "--net host -e A=1 -w /tmp -u 1:1 --rootfs $R /bin/true"; do
-    if /extra/hot-trace /extra/syms /tmp/hits $run $w > /dev/null 2>&1; then
-        sed 's/^/HOT /' /tmp/hits
-        pass=$((pass + 1))
-        echo "ok - traced run $w"
-    else
-        fail=$((fail + 1))
-        echo "not ok - traced run $w"
-    fi
+    t "traced run $w" trace $w
 done
+cat /tmp/hot.lines
 echo "${pass} passed, ${fail} failed"
