@@ -16,12 +16,14 @@ pub fn parse_signal(s: &[u8]) -> Res<i32> {
     {
         return Ok(n as i32);
     }
-    let up = s.to_ascii_uppercase();
-    let name = up
-        .strip_prefix(b"SIG")
-        .filter(|n| !n.is_empty())
-        .unwrap_or(&up);
-    match rt::pick(SIGNALS, name) {
+    let name = match s.split_at_checked(3) {
+        Some((p, n)) if !n.is_empty() && rt::eq_ignore_case(p, b"SIG") => n,
+        _ => s,
+    };
+    match SIGNALS
+        .split(|&c| c == b' ')
+        .position(|t| rt::eq_ignore_case(t, name))
+    {
         Some(i) => Ok(i as i32 + 1),
         None => Err(Error::new(
             cat(&[b"signal ", s]),
@@ -31,8 +33,10 @@ pub fn parse_signal(s: &[u8]) -> Res<i32> {
 }
 
 pub fn main(args: &[S]) -> i32 {
-    let all = matches!(args.first(), Some(&b"-a") | Some(&b"--all"));
-    let args = &args[all as usize..];
+    let (all, args) = match args.split_first() {
+        Some((a, rest)) if rt::pick(b"-a --all", a).is_some() => (true, rest),
+        _ => (false, args),
+    };
     let (id, sig) = match args {
         [id] => (*id, None),
         [id, s] => match parse_signal(s) {
@@ -57,7 +61,7 @@ pub fn kill(root: &[u8], id: &[u8], sig: Option<i32>, all: bool) -> Res<()> {
     let oci = st.get(b"kind") == Some(b"oci");
     let sig = sig.unwrap_or(if oci { sys::SIGTERM } else { sys::SIGKILL });
     if !state::alive(&st, b"pid", b"start") {
-        return Err(Error::new(cat(&[b"container ", id]), b"is not running"));
+        return Err(crate::container::err(id, b"is not running"));
     }
     if all && let Some(cg) = crate::container::cgroup_of(&st) {
         for d in cg.dirs() {
