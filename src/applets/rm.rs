@@ -2,14 +2,14 @@
 //! cgroup; `-f` kills a running one first.
 
 use super::fail;
-use crate::rt::{Error, S, cat};
+use crate::rt::{self, S};
 use crate::state;
 
 pub fn main(args: &[S]) -> i32 {
-    let force = args
-        .first()
-        .is_some_and(|a| *a == b"-f" || *a == b"--force");
-    let names = if force { &args[1..] } else { args };
+    let (force, names) = match args.split_first() {
+        Some((a, rest)) if rt::pick(b"-f --force", a).is_some() => (true, rest),
+        _ => (false, args),
+    };
     if names.is_empty() {
         return fail(super::usage_error(b"rm"));
     }
@@ -25,10 +25,8 @@ pub fn main(args: &[S]) -> i32 {
         };
         let running = state::alive(&st, b"pid", b"start") || state::alive(&st, b"sup", b"supstart");
         if running && !force {
-            code = fail(
-                Error::new(cat(&[b"container ", id]), b"is running")
-                    .hint(b"stop it first, or use rm -f"),
-            );
+            code =
+                fail(crate::container::err(id, b"is running").hint(b"stop it first, or use rm -f"));
             continue;
         }
         if running {
