@@ -7,12 +7,12 @@ use crate::state;
 use crate::sys;
 
 pub fn main(args: &[S]) -> i32 {
-    let follow = args
-        .first()
-        .is_some_and(|a| *a == b"-f" || *a == b"--follow");
-    let id = match (follow, args) {
-        (true, [_, id]) | (false, [id]) => *id,
-        _ => return fail(super::usage_error(b"logs")),
+    let (follow, rest) = match args.split_first() {
+        Some((a, rest)) if rt::pick(b"-f --follow", a).is_some() => (true, rest),
+        _ => (false, args),
+    };
+    let [id] = rest else {
+        return fail(super::usage_error(b"logs"));
     };
     let root = state::root(None);
     let dir = state::dir(root, id);
