@@ -60,11 +60,12 @@ pub fn stop(root: &[u8], id: &[u8], st: &State, secs: u64) {
         if !c && !s {
             return;
         }
-        if c && !killed && sys::now_ns() >= deadline {
+        let now = sys::now_ns();
+        if c && !killed && now >= deadline {
             let _ = sys::kill(pid, sys::SIGKILL);
             killed = true;
         }
-        if !c && sys::now_ns() >= deadline + 5_000_000_000 {
+        if !c && now >= deadline + 5_000_000_000 {
             return;
         }
         sys::sleep_ms(10);
