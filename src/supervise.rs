@@ -109,7 +109,8 @@ impl Log {
     fn open(dir: &[u8], cap: u64) -> Res<Log> {
         let path = cat(&[dir, b"/log"]);
         let fd = sys::open(path, sys::O_WRONLY | sys::O_CREAT | sys::O_APPEND, 0o600).ctx(path)?;
-        let size = sys::fstat(fd.raw()).map(|s| s.st_size as u64).unwrap_or(0);
+        // SEEK_END: the size, where O_APPEND writes anyway.
+        let size = sys::lseek(fd.raw(), 0, 2).unwrap_or(0) as u64;
         Ok(Log {
             path,
             rotated: cat(&[dir, b"/log.1"]),
@@ -132,6 +133,17 @@ impl Log {
         }
         if sys::write_all(self.fd.raw(), data).is_ok() {
             self.size += data.len() as u64;
+        }
+    }
+    /// One read from `fd` into the log; false at end of file or error.
+    fn pull(&mut self, fd: i32) -> bool {
+        let mut buf = [0u8; 4096];
+        match sys::read(fd, &mut buf) {
+            Ok(n) if n > 0 => {
+                self.write(&buf[..n]);
+                true
+            }
+            _ => false,
         }
     }
 }
@@ -294,7 +306,6 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
 /// Copies output to the log until the container exits; a SIGTERM to the
 /// supervisor stops it for good.
 fn pump(child: &spawn::Child, sigfd: &Fd, out: i32, log: &mut Log, stop_flag: S) -> i32 {
-    let mut buf = [0u8; 4096];
     loop {
         let mut fds = [
             sys::PollFd {
@@ -315,10 +326,8 @@ fn pump(child: &spawn::Child, sigfd: &Fd, out: i32, log: &mut Log, stop_flag: S)
         {
             continue;
         }
-        if fds[1].revents & (sys::POLLIN | sys::POLLHUP) != 0
-            && let Ok(n) = sys::read(out, &mut buf)
-        {
-            log.write(&buf[..n]);
+        if fds[1].revents & (sys::POLLIN | sys::POLLHUP) != 0 {
+            log.pull(out);
         }
         if fds[0].revents & sys::POLLIN == 0 {
             continue;
@@ -341,13 +350,7 @@ fn pump(child: &spawn::Child, sigfd: &Fd, out: i32, log: &mut Log, stop_flag: S)
 
 fn drain(out: i32, log: &mut Log) {
     let _ = sys::fcntl(out, 4, sys::O_NONBLOCK as usize);
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = sys::read(out, &mut buf) {
-        if n == 0 {
-            break;
-        }
-        log.write(&buf[..n]);
-    }
+    while log.pull(out) {}
     let _ = sys::fcntl(out, 4, 0);
 }
 
