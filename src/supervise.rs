@@ -243,11 +243,9 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
         st.set(b"status", b"running");
         st.set_num(b"pid", child.pid as u64);
         st.set_num(b"start", state::start_time(child.pid as u64).unwrap_or(0));
-        st.set_num(b"sup", sys::getpid() as u64);
-        st.set_num(
-            b"supstart",
-            state::start_time(sys::getpid() as u64).unwrap_or(0),
-        );
+        let me = sys::getpid() as u64;
+        st.set_num(b"sup", me);
+        st.set_num(b"supstart", state::start_time(me).unwrap_or(0));
         st.set_num(b"started", started);
         st.set_num(b"restarts", restarts);
         if let Some(p) = c.cgroup_path {
