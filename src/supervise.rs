@@ -356,9 +356,12 @@ fn drain(out: i32, log: &mut Log) {
 fn wait_backoff(sigfd: &Fd, out: i32, log: &mut Log, ms: u64, stop_flag: S) -> bool {
     let end = sys::now_ns() + ms * 1_000_000;
     loop {
+        if sys::stat(stop_flag).is_ok() {
+            return false;
+        }
         let now = sys::now_ns();
         if now >= end {
-            return sys::stat(stop_flag).is_err();
+            return true;
         }
         let mut fds = [sys::PollFd {
             fd: sigfd.raw(),
@@ -371,9 +374,6 @@ fn wait_backoff(sigfd: &Fd, out: i32, log: &mut Log, ms: u64, stop_flag: S) -> b
             if sig != sys::SIGCHLD {
                 return false;
             }
-        }
-        if sys::stat(stop_flag).is_ok() {
-            return false;
         }
     }
 }
