@@ -203,7 +203,7 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
     let _ = sys::dup3(null.raw(), 0, 0);
     let _ = sys::dup3(out_wr.raw(), 1, 0);
     let _ = sys::dup3(out_wr.raw(), 2, 0);
-    drop(out_wr);
+    drop((out_wr, null));
     let set = sys::sigbit(sys::SIGCHLD)
         | sys::sigbit(sys::SIGTERM)
         | sys::sigbit(sys::SIGINT)
