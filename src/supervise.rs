@@ -177,22 +177,17 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
     let argv = st.all(b"argv");
     let (mut c, f) = run::parse(&argv)?;
     // The image's layer lives as long as the container (restarts keep
-    // it); recorded for rm and for a failed start.
-    let img = match f.image {
-        Some(i) => Some(crate::image::prepare(
-            crate::image::data_root(f.data_root),
-            i,
-            id,
-            c.readonly_root,
-        )?),
-        None => None,
-    };
-    if let Some(p) = &img {
+    // it, under its lock); recorded for rm and for a failed start.
+    let mut _lock = None;
+    if let Some(i) = f.image {
+        let p =
+            crate::image::prepare(crate::image::data_root(f.data_root), i, id, c.readonly_root)?;
         p.apply(&mut c);
         if let Some(l) = p.layer {
             st.set(b"layer", l);
             state::save(root, id, &st)?;
         }
+        _lock = p.lock;
     }
     run::cgroup_for(&mut c, f.cgroup_root);
     let dir = state::dir(root, id);
