@@ -59,12 +59,10 @@ pub fn detach(args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
             drop(rd);
             let _ = sys::setsid();
             // The supervisor gets the readiness pipe as fd 3 and a fresh
-            // image, so that it holds only the pages it uses.
-            if wr.raw() == 3 {
-                let _ = sys::fcntl(3, 2, 0); // F_SETFD: keep it across exec
-            } else {
-                let _ = sys::dup3(wr.raw(), 3, 0);
-            }
+            // image, so that it holds only the pages it uses. dup3 fails
+            // if it is 3 already; F_SETFD then keeps it across exec.
+            let _ = sys::dup3(wr.raw(), 3, 0);
+            let _ = sys::fcntl(3, 2, 0);
             let _ = sys::close_range(4, u32::MAX, 0);
             let argv = spawn::cvec(&[b"thinbox", b"__supervise", root, c.id]);
             let e = sys::execve(
