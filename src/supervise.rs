@@ -269,28 +269,28 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
                 Restart::Always => true,
                 Restart::OnFailure(max) => code != 0 && restarts < max,
             };
-        if !again {
-            if f.remove {
-                crate::image::remove_layer(&st);
-                state::remove_dir(root, id);
-            } else {
-                let _ = state::save(root, id, &st);
+        if again {
+            // A container that ran for a while starts over at a short delay.
+            if now() - started > 10 {
+                backoff_ms = 100;
             }
-            return Ok(0);
-        }
-        // A container that ran for a while starts over at a short delay.
-        if now() - started > 10 {
-            backoff_ms = 100;
-        }
-        st.set(b"status", b"restarting");
-        let _ = state::save(root, id, &st);
-        if !wait_backoff(&sigfd, out_rd.raw(), &mut log, backoff_ms, stop_flag) {
-            st.set(b"status", b"exited");
+            st.set(b"status", b"restarting");
             let _ = state::save(root, id, &st);
-            return Ok(0);
+            if wait_backoff(&sigfd, out_rd.raw(), &mut log, backoff_ms, stop_flag) {
+                backoff_ms = (backoff_ms * 2).min(60_000);
+                restarts += 1;
+                continue;
+            }
+            st.set(b"status", b"exited");
         }
-        backoff_ms = (backoff_ms * 2).min(60_000);
-        restarts += 1;
+        // Done, or stopped while waiting to restart: --rm applies either way.
+        if f.remove {
+            crate::image::remove_layer(&st);
+            state::remove_dir(root, id);
+        } else {
+            let _ = state::save(root, id, &st);
+        }
+        return Ok(0);
     }
 }
 

@@ -179,6 +179,18 @@ test_detached_init_tty_ps() {
 
 # After a second without events the supervisor and thinbox's init sleep
 # holding only a few pages (sys::idle_syscall), and both still wake.
+# --rm holds when the container is stopped while its supervisor waits to
+# restart it: after 1.5 s of exit-and-restart most of the time is backoff.
+test_rm_after_stop_in_backoff() {
+    a=tbrmb$$
+    "$TB" run -d --rm --restart always --name $a --cgroup-root "$CG" --rootfs "$R" sh -c 'exit 1' > /dev/null || return 1
+    sleep 1.5
+    s=$("$TB" ps -a | awk -v a=$a '$1 == a { print $3 }')
+    "$TB" stop $a > /dev/null
+    d=${THINBOX_STATE:-/run/thinbox}/$a
+    [ ! -e "$d" ] || { echo "status $s at stop; left behind: $(ls "$d" | tr "\n" " ")"; "$TB" rm -f $a > /dev/null; return 1; }
+}
+
 test_idle_supervisor_and_init() {
     a=tbidle$$
     "$TB" run -d --init --name $a --cgroup-root "$CG" --rootfs "$R" \
