@@ -334,7 +334,7 @@ fn majmin<'a>(r: &mut Rd<'a>, e: At<'a>) -> S {
     cat(&[ma, b":", num(r.need_n(e, b"minor", INT))])
 }
 
-fn access_bits(a: &[u8]) -> u8 {
+pub fn access_bits(a: &[u8]) -> u8 {
     a.iter().fold(0, |m, &ch| {
         m | match ch {
             b'r' => 2,

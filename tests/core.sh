@@ -7,6 +7,8 @@
 # tests/cgroup-root on the host). Prints "N passed, N failed".
 set -u
 TB=$1
+# Absolute, for tests that run it from another directory.
+case $TB in /*) ;; *) TB=$PWD/$TB ;; esac
 R=$2
 here=$(cd "$(dirname "$0")" && pwd)
 CG=${CGROUP_ROOT:-$(sh "$here/cgroup-root")}
@@ -128,6 +130,35 @@ test_env_workdir_user() {
     expect "65534 65534" "$(run -u 65534:65534 sh -c 'echo $(id -u) $(id -g)')" || return 1
     expect "65534 65534 /" "$(run -u nobody sh -c 'echo $(id -u) $(id -g) $HOME')" || return 1
     expect "1000 0" "$(run -u 1000 sh -c 'echo $(id -u) $(id -g)')"
+}
+
+test_volumes() {
+    d=$scratch/vol
+    mkdir -p "$d" && echo in > "$d/f" || return 1
+    out=$(cd "$scratch" && run -v vol:/data -v "$d/f:/etc/vol.f:ro" sh -c '
+        cat /data/f /etc/vol.f; echo out > /data/g
+        echo x 2>/dev/null > /etc/vol.f || echo ro')
+    expect "in
+in
+ro" "$out" || return 1
+    expect out "$(cat "$d/g")" || return 1
+    # Nothing of the bind reaches the host: the mount point the container
+    # needed (an empty file for a file bind) is in the rootfs, no more.
+    grep -q "$d" /proc/self/mountinfo && { echo "bind visible on the host"; return 1; }
+    rm -f "$R/etc/vol.f" && rmdir "$R/data"
+}
+
+# A device the container may only use through --device: /dev/kmsg, which
+# also needs CAP_SYSLOG (dmesg_restrict). Device rules need a cgroup.
+test_device() {
+    k="dd if=/dev/k of=/dev/null bs=8192 count=1 2>/dev/null && echo r; echo '<7>thinbox test' 2>/dev/null > /dev/k && echo w"
+    dev() { run --cgroup-root "$CG" --cap-add SYSLOG "$@"; }
+    expect "r
+w" "$(dev --device /dev/kmsg:/dev/k sh -c "$k")" || return 1
+    expect r "$(dev --device /dev/kmsg:/dev/k:r sh -c "$k")" || return 1
+    expect "character special file 1:b" "$(dev --device /dev/kmsg:/dev/k:r stat -c '%F %t:%T' /dev/k)" || return 1
+    # Without --device, a node made with mknod stays unusable.
+    expect "" "$(dev sh -c "mknod /dev/k c 1 11 && $k")"
 }
 
 test_cgroup_own() {
@@ -265,6 +296,16 @@ test_err_bad_cpu() {
     fails_cleanly 125 "cpu -1: is not a number" run --rootfs "$R" --cpu -1 true
 }
 test_err_bad_pids() { fails_cleanly 125 "pids 0: must be" run --rootfs "$R" --pids 0 true; }
+test_err_volume() {
+    fails_cleanly 125 "v /nonexistent:/data: no such file" run --rootfs "$R" -v /nonexistent:/data true || return 1
+    fails_cleanly 125 "v /tmp:data: use HOST:DIR" run --rootfs "$R" -v /tmp:data true || return 1
+    fails_cleanly 125 "v /tmp:/data:rx: use HOST:DIR" run --rootfs "$R" -v /tmp:/data:rx true
+}
+test_err_device() {
+    fails_cleanly 125 "device /tmp: use /dev/NODE" run --rootfs "$R" --device /tmp true || return 1
+    fails_cleanly 125 "device /dev/nonexistent: no such file" run --rootfs "$R" --device /dev/nonexistent true || return 1
+    fails_cleanly 125 "device /dev/null:rwx: use /dev/NODE" run --rootfs "$R" --device /dev/null:rwx true
+}
 test_err_unknown_flag() { fails_cleanly 125 "unknown flag --bogus" run --rootfs "$R" --bogus true; }
 test_err_no_cgroup2() {
     mkdir -p "$scratch/plain"

@@ -4,9 +4,9 @@ use super::{Opts, fail};
 use crate::caps;
 use crate::cgroup::{self, Cgroup};
 use crate::rootfs;
-use crate::rt::{self, Buf, Error, Res, S, cat};
+use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
 use crate::spawn;
-use crate::spec::Container;
+use crate::spec::{Container, DevRule, Device, MS_BIND, MS_PRIVATE, MS_RDONLY, MS_REC, Mount};
 use crate::supervise::{self, Restart};
 use crate::sys;
 
@@ -45,7 +45,7 @@ pub struct RunFlags {
 const FLAGS: &[u8] = b"-:rootfs -:data-root -:name h:hostname e:env w:workdir u:user t.tty \
 i.interactive -.read-only -:cap-add -:cap-drop -.privileged -:seccomp -.init d.detach -.rm \
 -:restart -:log-size -:root|state-root m:memory -:memory-swap -:cpu|cpus -:pids|pids-limit \
--:net|network -:cgroup-root";
+-:net|network -:cgroup-root v:volume -:device";
 
 const HELP: &[u8] = b"usage: thinbox run [OPTIONS] (IMAGE | --rootfs DIR) [--] CMD [ARG...]; see 'thinbox run --help'
   --rootfs DIR          root filesystem (or IMAGE from DATA/images/IMAGE.tar[.gz])
@@ -57,6 +57,8 @@ const HELP: &[u8] = b"usage: thinbox run [OPTIONS] (IMAGE | --rootfs DIR) [--] C
   -m, --memory SIZE     memory.max (k/m/g); --memory-swap SIZE|-1
   --cpu N, --pids N     cpu.max in CPUs (0.5); pids.max
   --cgroup-root DIR     default /sys/fs/cgroup/thinbox
+  -v HOST:DIR[:ro]      bind a host file or directory
+  --device DEV[:PATH][:rwm]  a host device node, and access to it
   --net host            keep the host network
   --cap-add C, --cap-drop C, --privileged
   --seccomp unconfined|FILE
@@ -88,6 +90,8 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
     let mut extra_env: alloc::vec::Vec<S> = alloc::vec::Vec::new();
     let mut memory_swap: Option<S> = None;
     let (mut cap_add, mut cap_drop, mut privileged) = (0u64, 0u64, false);
+    // -v and --device values, taken up once the defaults are in place.
+    let (mut volumes, mut devices) = (alloc::vec::Vec::new(), alloc::vec::Vec::new());
     let mut o = Opts::new(args);
     while let Some((i, flag, v)) = o.flag(FLAGS, HELP)? {
         let why: &[u8] = match i {
@@ -230,6 +234,14 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
                 }
                 None => b"must be host or none",
             },
+            26 => {
+                volumes.push(v);
+                b""
+            }
+            27 => {
+                devices.push(v);
+                b""
+            }
             _ => b"",
         };
         if !why.is_empty() {
@@ -325,6 +337,10 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
         }
     }
     c.add_default_mounts();
+    // After the defaults, so that a volume may sit on /dev or /sys.
+    for v in volumes {
+        c.mounts.push(volume(v)?);
+    }
     let held = sys::capget().map(|(_, perm, _)| perm).unwrap_or(caps::ALL);
     if privileged {
         c.caps = caps::Caps::docker(held);
@@ -343,7 +359,89 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
         c.seccomp = crate::seccomp::for_run(f.seccomp, c.caps.bounding)?;
         crate::oci::docker_devices(&mut c);
     }
+    for v in devices {
+        let (d, access) = device(v)?;
+        if !c.resources.devices.is_empty() {
+            c.resources.devices.push(DevRule {
+                allow: true,
+                kind: d.kind,
+                major: d.major as i64,
+                minor: d.minor as i64,
+                access,
+            });
+        }
+        c.devices.push(d);
+    }
     Ok((c, f))
+}
+
+/// Splits at the first ':' (the rest is empty where there is none).
+fn colon(s: S) -> (S, S) {
+    match s.iter().position(|&ch| ch == b':') {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, b""),
+    }
+}
+
+/// `-v HOST:DIR[:ro|rw]`: a recursive, private bind, as Docker makes it.
+fn volume(v: S) -> Res<Mount> {
+    let (src, rest) = colon(v);
+    let (dest, opt) = colon(rest);
+    let opt = rt::pick(b" rw ro", opt);
+    if src.is_empty() || dest.len() < 2 || dest[0] != b'/' || opt.is_none() {
+        return Err(bad(b"-v", v, b"use HOST:DIR[:ro], DIR absolute and not /"));
+    }
+    let source = absolute(src);
+    sys::stat(source).ctx(cat(&[b"-v ", v]))?;
+    Ok(Mount {
+        dest,
+        kind: b"bind",
+        source,
+        flags: MS_BIND | MS_REC | MS_PRIVATE | if opt == Some(2) { MS_RDONLY } else { 0 },
+        data: b"",
+    })
+}
+
+/// `--device HOST[:PATH][:rwm]`: the host node's kind, numbers, mode and
+/// owner at PATH (default HOST), and a device rule for that access.
+fn device(v: S) -> Res<(Device, u8)> {
+    let (host, mut perms) = colon(v);
+    let mut path = host;
+    if perms.first() == Some(&b'/') {
+        (path, perms) = colon(perms);
+    }
+    let st = sys::stat(host).ctx(cat(&[b"--device ", host]));
+    let kind = match st.as_ref().map(|st| st.st_mode & sys::S_IFMT) {
+        Ok(sys::S_IFCHR) => b'c',
+        Ok(sys::S_IFBLK) => b'b',
+        _ => 0,
+    };
+    if host.first() != Some(&b'/') || !perms.iter().all(|ch| b"rwm".contains(ch)) || kind == 0 {
+        st?;
+        return Err(bad(
+            b"--device",
+            v,
+            b"use /dev/NODE[:/dev/PATH][:rwm], NODE a device",
+        ));
+    }
+    let st = st?;
+    let rdev = st.st_rdev as u64;
+    Ok((
+        Device {
+            path,
+            kind,
+            major: ((rdev >> 8) & 0xfff) as u32 | ((rdev >> 32) as u32 & !0xfff),
+            minor: (rdev & 0xff) as u32 | ((rdev >> 12) as u32 & !0xff),
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+        },
+        if perms.is_empty() {
+            7
+        } else {
+            crate::oci_res::access_bits(perms)
+        },
+    ))
 }
 
 fn absolute(p: S) -> S {
