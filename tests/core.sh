@@ -7,9 +7,10 @@
 # tests/cgroup-root on the host). Prints "N passed, N failed".
 set -u
 TB=$1
-# Absolute, for tests that run it from another directory.
-case $TB in /*) ;; *) TB=$PWD/$TB ;; esac
 R=$2
+# Absolute, for tests that run them from another directory.
+case $TB in /*) ;; *) TB=$PWD/$TB ;; esac
+case $R in /*) ;; *) R=$PWD/$R ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 CG=${CGROUP_ROOT:-$(sh "$here/cgroup-root")}
 . "$here/tap.sh"
