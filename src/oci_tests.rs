@@ -188,6 +188,9 @@ fn dump(b: &Bundle) -> String {
         "caps {:x} {:x} {:x} {:x} {:x}",
         k.bounding, k.effective, k.permitted, k.inheritable, k.ambient
     );
+    if let Some(p) = c.apparmor {
+        let _ = writeln!(w, "apparmor {}", s(p));
+    }
     match &c.seccomp {
         Some(f) => {
             let h = f.prog.iter().fold(0u64, |h, x| h.rotate_left(7) ^ x);
@@ -408,7 +411,7 @@ fn sweep() {
     }
     assert_eq!(
         format!("{digest:016x}"),
-        "dea9e97a64d1203a",
+        "5e4eaba4d4b418b1",
         "config.json parsing changed; THINBOX_SWEEP=FILE writes the listing"
     );
 }

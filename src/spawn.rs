@@ -360,6 +360,9 @@ fn finish(c: &Container, o: &Opts, sock: i32, state_json: &[u8], umask: u32) -> 
     if !c.no_new_privs {
         load_seccomp(c)?;
     }
+    if let Some(p) = c.apparmor {
+        rootfs::apparmor_exec(p)?;
+    }
     caps::before_setuid(&c.caps)?;
     sys::setgroups(&c.groups).ctx(b"setgroups")?;
     sys::setresgid(c.gid).ctx(b"setgid")?;

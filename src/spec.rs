@@ -153,6 +153,8 @@ pub struct Container {
     pub caps: crate::caps::Caps,
     /// The seccomp filter to load last before execve; None is unconfined.
     pub seccomp: Option<crate::seccomp::Filter>,
+    /// The AppArmor profile to exec into.
+    pub apparmor: Option<S>,
 }
 
 pub const DEFAULT_NAMESPACES: u64 = sys::CLONE_NEWPID
@@ -200,6 +202,7 @@ impl Container {
             readonly_paths: Vec::new(),
             caps: crate::caps::Caps::docker(crate::caps::DEFAULT),
             seccomp: None,
+            apparmor: None,
         }
     }
 

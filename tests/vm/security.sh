@@ -57,6 +57,35 @@ test_block_device_unreadable() {
     grep -qE "Operation not permitted|Permission denied" "$W/out" || { show; return 1; }
 }
 
+# OCI process.apparmorProfile: the container's command runs confined by a
+# profile loaded here (everything but writes under /tmp); a profile that
+# is not loaded fails the start, naming it, and leaves nothing behind.
+aa_run() {
+    b=$W/aa-$1
+    rm -rf "$b"
+    mkdir -p "$b" && (cd "$b" && "$TB" spec) || return 1
+    sed -i -e 's/"terminal": true/"terminal": false/' \
+        -e "s|\"args\": \[\"sh\"\]|\"args\": [\"sh\", \"-c\", \"cat /proc/self/attr/current; echo x > /tmp/aa \&\& echo wrote\"], \"apparmorProfile\": \"$2\"|" \
+        -e "s|\"path\": \"rootfs\", \"readonly\": true|\"path\": \"$R\", \"readonly\": false|" "$b/config.json"
+    timeout 30 "$TB" run -b "$b" "$1" > "$W/out" 2> "$W/err"
+    rc=$?
+}
+
+test_apparmor_profile() {
+    [ "$(cat /sys/module/apparmor/parameters/enabled 2> /dev/null)" = Y ] || { echo "AppArmor is not enabled in this kernel"; return 1; }
+    [ -d /sys/kernel/security/apparmor ] || mount -t securityfs securityfs /sys/kernel/security || return 1
+    cat /repo/tests/vm/thinbox-test.aa > /sys/kernel/security/apparmor/.replace || return 1
+    aa_run aa-on thinbox-test || { show; return 1; }
+    expect "thinbox-test (enforce)" "$(cat "$W/out")" "attr/current" || { show; return 1; }
+    grep -q "can't create /tmp/aa: Permission denied" "$W/err" || { show; return 1; }
+    before=$(leftovers; ls /run/thinbox 2> /dev/null)
+    aa_run aa-off thinbox-missing
+    [ $rc != 0 ] || { show; return 1; }
+    expect 1 "$(wc -l < "$W/err")" "stderr lines" || { show; return 1; }
+    grep -q "AppArmor profile thinbox-missing: no such file or directory; load it first" "$W/err" || { show; return 1; }
+    expect "$before" "$(leftovers; ls /run/thinbox 2> /dev/null)" "leftovers"
+}
+
 test_sysrq_trigger() {
     [ -e /proc/sysrq-trigger ] || { echo "the kernel has no /proc/sysrq-trigger"; return 1; }
     # 'h' only prints help, should the write go through.
