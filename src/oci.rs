@@ -114,18 +114,19 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
     r.done(b)
 }
 
-/// MAJOR.MINOR.PATCH, then an optional -pre-release and +build.
+/// MAJOR.MINOR.PATCH, then an optional -pre-release and +build. One
+/// pass, counting the dots and the digits of the current part.
 fn semver(v: &[u8]) -> bool {
-    let end = v
-        .iter()
-        .position(|&c| c == b'-' || c == b'+')
-        .unwrap_or(v.len());
-    let core: Vec<&[u8]> = v[..end].split(|&c| c == b'.').collect();
-    core.len() == 3
-        && core
-            .iter()
-            .all(|n| !n.is_empty() && n.iter().all(u8::is_ascii_digit))
-        && end + 1 != v.len()
+    let (mut dots, mut digits) = (0, 0);
+    for (i, &c) in v.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => digits += 1,
+            b'.' if digits > 0 => (dots, digits) = (dots + 1, 0),
+            b'-' | b'+' => return dots == 2 && digits > 0 && i + 1 != v.len(),
+            _ => return false,
+        }
+    }
+    dots == 2 && digits > 0
 }
 
 #[inline(never)]
