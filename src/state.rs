@@ -55,9 +55,10 @@ impl State {
         self.fields.push((key, val));
     }
 
-    pub fn parse(data: &[u8]) -> State {
+    /// Keys point into `data`, leaked.
+    pub fn parse(data: Vec<u8>) -> State {
         let mut s = State::default();
-        for line in data.split(|&c| c == b'\n') {
+        for line in data.leak().split(|&c| c == b'\n') {
             if line.is_empty() {
                 continue;
             }
@@ -67,7 +68,7 @@ impl State {
             } else {
                 b""
             };
-            s.fields.push((cat(&[&line[..sp]]), unescape(val)));
+            s.fields.push((&line[..sp], unescape(val)));
         }
         s
     }
@@ -110,8 +111,8 @@ pub fn dir(root: &[u8], id: &[u8]) -> S {
 
 pub fn load(root: &[u8], id: &[u8]) -> Res<State> {
     match rt::read_file(cat(&[root, b"/", id, b"/state"])) {
-        Ok(d) => Ok(State::parse(&d)),
-        Err(sys::ENOENT) => Err(Error::new(cat(&[b"container ", id]), b"does not exist")),
+        Ok(d) => Ok(State::parse(d)),
+        Err(sys::ENOENT) => Err(crate::container::err(id, b"does not exist")),
         Err(e) => Err(Error::sys(cat(&[b"reading the state of ", id]), e)),
     }
 }
@@ -119,7 +120,7 @@ pub fn load(root: &[u8], id: &[u8]) -> Res<State> {
 /// Writes the state atomically.
 pub fn save(root: &[u8], id: &[u8], s: &State) -> Res<()> {
     let tmp = cat(&[root, b"/", id, b"/state.tmp"]);
-    let fin = cat(&[root, b"/", id, b"/state"]);
+    let fin = &tmp[..tmp.len() - 4];
     let fd = sys::open(tmp, sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC, 0o600).ctx(tmp)?;
     sys::write_all(fd.raw(), &s.render()).ctx(tmp)?;
     drop(fd);
@@ -245,7 +246,7 @@ mod tests {
         s.push(b"arg", b"-c");
         s.push(b"arg", b"echo a\\b\nc");
         s.set(b"pid", b"43");
-        let back = State::parse(&s.render());
+        let back = State::parse(s.render());
         assert_eq!(back.num(b"pid"), Some(43));
         assert_eq!(back.all(b"arg"), [&b"sh"[..], b"-c", b"echo a\\b\nc"]);
         assert_eq!(back.get(b"none"), None);
