@@ -195,42 +195,37 @@ pub fn alive(s: &State, pid_key: &[u8], start_key: &[u8]) -> bool {
 
 /// RFC 3339 UTC time from seconds and nanoseconds since the epoch.
 pub fn rfc3339(secs: u64, nanos: u32) -> S {
-    let days = secs / 86400;
-    let rem = secs % 86400;
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
+    // Civil from days (Howard Hinnant's algorithm); nothing here is
+    // negative from 1970 on, so unsigned division serves.
+    let (days, rem) = (secs / 86400, secs % 86400);
+    let z = days + 719_468;
+    let era = z / 146_097;
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + (m <= 2) as i64;
+    let y = yoe + era * 400 + (m <= 2) as u64;
+    // Each field zero-padded to its width, then the separator after it.
+    let fields = [
+        (y, 1),
+        (m, 2),
+        (d, 2),
+        (rem / 3600, 2),
+        (rem % 3600 / 60, 2),
+        (rem % 60, 2),
+        (nanos as u64, 9),
+    ];
     let mut b = Buf::new();
-    let two = |b: &mut Buf, n: u64| {
-        if n < 10 {
+    for ((n, width), sep) in fields.into_iter().zip(b"--T::.Z") {
+        let mut t = [0u8; 20];
+        let s = rt::fmt_u64(n, &mut t);
+        for _ in s.len()..width {
             b.c(b'0');
         }
-        b.u(n);
-    };
-    b.u(y as u64).c(b'-');
-    two(&mut b, m as u64);
-    b.c(b'-');
-    two(&mut b, d as u64);
-    b.c(b'T');
-    two(&mut b, rem / 3600);
-    b.c(b':');
-    two(&mut b, rem % 3600 / 60);
-    b.c(b':');
-    two(&mut b, rem % 60);
-    b.c(b'.');
-    let mut t = [0u8; 20];
-    let ns = rt::fmt_u64(nanos as u64, &mut t);
-    for _ in ns.len()..9 {
-        b.c(b'0');
+        b.s(s).c(*sep);
     }
-    b.s(ns).c(b'Z');
     b.leak()
 }
 
