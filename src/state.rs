@@ -148,18 +148,8 @@ pub fn create_dir(root: &[u8], id: &[u8]) -> Res<S> {
 /// Removes the state directory and everything in it.
 pub fn remove_dir(root: &[u8], id: &[u8]) {
     let d = dir(root, id);
-    if let Ok(fd) = sys::open(d, sys::O_RDONLY | sys::O_DIRECTORY, 0) {
-        let mut buf = [0u8; 1024];
-        while let Ok(n) = sys::getdents64(fd.raw(), &mut buf) {
-            if n == 0 {
-                break;
-            }
-            sys::dirents(&buf[..n], |name, _| {
-                if name != b"." && name != b".." {
-                    let _ = sys::unlinkat(fd.raw(), name, 0);
-                }
-            });
-        }
+    for name in rt::names(d, false) {
+        let _ = sys::unlink(cat(&[d, b"/", name]));
     }
     let _ = sys::rmdir(d);
 }
