@@ -238,28 +238,31 @@ fn spawn_init(
 /// Written atomically, as runc does: callers poll for it.
 pub fn write_pid_file(path: S, pid: i32) -> Res<()> {
     let path = absolute(path);
-    let what = cat(&[b"--pid-file ", path]);
     let tmp = cat(&[path, b".tmp"]);
     let mut b = Buf::new();
     b.u(pid as u64);
-    let fd = sys::open(
-        tmp,
-        sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC | sys::O_CLOEXEC,
-        0o644,
-    )
-    .ctx(what)?;
-    sys::write_all(fd.raw(), b.as_slice()).ctx(what)?;
-    drop(fd);
-    sys::rename(tmp, path).ctx(what)?;
+    (|| {
+        let fd = sys::open(
+            tmp,
+            sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC | sys::O_CLOEXEC,
+            0o644,
+        )?;
+        sys::write_all(fd.raw(), b.as_slice())?;
+        drop(fd);
+        sys::rename(tmp, path)
+    })()
+    .ctx(cat(&[b"--pid-file ", path]))?;
     Ok(())
 }
 
 /// Sends the pty master over the unix socket, with SCM_RIGHTS.
 pub fn send_console(path: &[u8], master: i32) -> Res<()> {
-    let what = cat(&[b"--console-socket ", path]);
-    let s = sys::socket(sys::AF_UNIX, sys::SOCK_STREAM | sys::SOCK_CLOEXEC).ctx(what)?;
-    sys::connect_unix(s.raw(), path).ctx(what)?;
-    sys::send_with_fd(s.raw(), b"/dev/ptmx", Some(master)).ctx(what)?;
+    (|| {
+        let s = sys::socket(sys::AF_UNIX, sys::SOCK_STREAM | sys::SOCK_CLOEXEC)?;
+        sys::connect_unix(s.raw(), path)?;
+        sys::send_with_fd(s.raw(), b"/dev/ptmx", Some(master))
+    })()
+    .ctx(cat(&[b"--console-socket ", path]))?;
     Ok(())
 }
 
