@@ -121,9 +121,11 @@ pub fn load(root: &[u8], id: &[u8]) -> Res<State> {
 pub fn save(root: &[u8], id: &[u8], s: &State) -> Res<()> {
     let tmp = cat(&[root, b"/", id, b"/state.tmp"]);
     let fin = &tmp[..tmp.len() - 4];
-    let fd = sys::open(tmp, sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC, 0o600).ctx(tmp)?;
-    sys::write_all(fd.raw(), &s.render()).ctx(tmp)?;
-    drop(fd);
+    (|| {
+        let fd = sys::open(tmp, sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC, 0o600)?;
+        sys::write_all(fd.raw(), &s.render())
+    })()
+    .ctx(tmp)?;
     sys::rename(tmp, fin).ctx(fin)?;
     Ok(())
 }
