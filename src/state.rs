@@ -121,13 +121,18 @@ pub fn load(root: &[u8], id: &[u8]) -> Res<State> {
 pub fn save(root: &[u8], id: &[u8], s: &State) -> Res<()> {
     let tmp = cat(&[root, b"/", id, b"/state.tmp"]);
     let fin = &tmp[..tmp.len() - 4];
-    (|| {
-        let fd = sys::open(tmp, sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC, 0o600)?;
-        sys::write_all(fd.raw(), &s.render())
-    })()
-    .ctx(tmp)?;
+    write_new(tmp, &s.render(), 0o600).ctx(tmp)?;
     sys::rename(tmp, fin).ctx(fin)?;
     Ok(())
+}
+
+/// Creates (or truncates) `path` and writes `data` to it: the state,
+/// the config copy and pid files.
+#[inline(never)]
+pub fn write_new(path: &[u8], data: &[u8], mode: u32) -> sys::R<()> {
+    let flags = sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC | sys::O_CLOEXEC;
+    let fd = sys::open(path, flags, mode)?;
+    sys::write_all(fd.raw(), data)
 }
 
 /// Creates `<root>/<id>`; an existing one means the name is taken.

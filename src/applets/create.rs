@@ -164,8 +164,7 @@ pub fn create(f: &Flags) -> Res<Created> {
     st.set(b"created", state::rfc3339(secs, nanos));
     let r = (|| {
         let cfg = cat(&[dir, b"/config.json"]);
-        let fd = sys::open(cfg, sys::O_WRONLY | sys::O_CREAT | sys::O_CLOEXEC, 0o600).ctx(cfg)?;
-        sys::write_all(fd.raw(), &text).ctx(cfg)?;
+        state::write_new(cfg, &text, 0o600).ctx(cfg)?;
         let cg = cgroup::create_oci(b.c.cgroup_path, id, &b.c.resources)?;
         if let Some(cg) = &cg {
             container::cgroups_into(&mut st, cg);
@@ -197,8 +196,11 @@ fn spawn_init(
 ) -> Res<(i32, Option<sys::Fd>)> {
     let id = f.id;
     let fifo = cat(&[root, b"/", id, FIFO]);
-    sys::mknodat(sys::AT_FDCWD, fifo, sys::S_IFIFO | 0o600, 0).ctx(fifo)?;
-    let start = sys::open(fifo, sys::O_RDWR | sys::O_CLOEXEC, 0).ctx(fifo)?;
+    let start = (|| {
+        sys::mknodat(sys::AT_FDCWD, fifo, sys::S_IFIFO | 0o600, 0)?;
+        sys::open(fifo, sys::O_RDWR | sys::O_CLOEXEC, 0)
+    })()
+    .ctx(fifo)?;
     let hook_state = |pid: i32| -> Res<alloc::vec::Vec<u8>> {
         let mut s = st.clone();
         s.set_num(b"pid", pid as u64);
@@ -241,17 +243,9 @@ pub fn write_pid_file(path: S, pid: i32) -> Res<()> {
     let tmp = cat(&[path, b".tmp"]);
     let mut b = Buf::new();
     b.u(pid as u64);
-    (|| {
-        let fd = sys::open(
-            tmp,
-            sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC | sys::O_CLOEXEC,
-            0o644,
-        )?;
-        sys::write_all(fd.raw(), b.as_slice())?;
-        drop(fd);
-        sys::rename(tmp, path)
-    })()
-    .ctx(cat(&[b"--pid-file ", path]))?;
+    state::write_new(tmp, b.as_slice(), 0o644)
+        .and_then(|_| sys::rename(tmp, path))
+        .ctx(cat(&[b"--pid-file ", path]))?;
     Ok(())
 }
 
