@@ -314,48 +314,85 @@ fn selinux<'a>(r: &mut Rd<'a>, o: At<'a>, k: &'a [u8]) {
     }
 }
 
-/// Mount option words and their flag effect: (word, set, clear). The
-/// propagation words come last.
-const MOUNT_OPTS: [(&[u8], u64, u64); 34] = [
-    (b"ro", spec::MS_RDONLY, 0),
-    (b"rw", 0, spec::MS_RDONLY),
-    (b"nosuid", spec::MS_NOSUID, 0),
-    (b"suid", 0, spec::MS_NOSUID),
-    (b"nodev", spec::MS_NODEV, 0),
-    (b"dev", 0, spec::MS_NODEV),
-    (b"noexec", spec::MS_NOEXEC, 0),
-    (b"exec", 0, spec::MS_NOEXEC),
-    (b"sync", 16, 0),
-    (b"async", 0, 16),
-    (b"dirsync", 128, 0),
-    (b"remount", spec::MS_REMOUNT, 0),
-    (b"mand", 64, 0),
-    (b"nomand", 0, 64),
-    (b"atime", 0, spec::MS_NOATIME),
-    (b"noatime", spec::MS_NOATIME, 0),
-    (b"diratime", 0, spec::MS_NODIRATIME),
-    (b"nodiratime", spec::MS_NODIRATIME, 0),
-    (b"relatime", spec::MS_RELATIME, 0),
-    (b"norelatime", 0, spec::MS_RELATIME),
-    (b"strictatime", spec::MS_STRICTATIME, 0),
-    (b"nostrictatime", 0, spec::MS_STRICTATIME),
-    (b"bind", spec::MS_BIND, 0),
-    (b"rbind", spec::MS_BIND | spec::MS_REC, 0),
-    (b"silent", 32768, 0),
-    (b"loud", 0, 32768),
-    (b"private", spec::MS_PRIVATE, 0),
-    (b"rprivate", spec::MS_PRIVATE | spec::MS_REC, 0),
-    (b"shared", spec::MS_SHARED, 0),
-    (b"rshared", spec::MS_SHARED | spec::MS_REC, 0),
-    (b"slave", spec::MS_SLAVE, 0),
-    (b"rslave", spec::MS_SLAVE | spec::MS_REC, 0),
-    (b"unbindable", spec::MS_UNBINDABLE, 0),
-    (b"runbindable", spec::MS_UNBINDABLE | spec::MS_REC, 0),
+/// Mount option words, in `thinbox features` order, and their flag
+/// effect in MOUNT_FLAGS: (set, clear).
+pub const MOUNT_WORDS: [&[u8]; 34] = [
+    b"ro",
+    b"rw",
+    b"nosuid",
+    b"suid",
+    b"nodev",
+    b"dev",
+    b"noexec",
+    b"exec",
+    b"sync",
+    b"async",
+    b"dirsync",
+    b"remount",
+    b"mand",
+    b"nomand",
+    b"atime",
+    b"noatime",
+    b"diratime",
+    b"nodiratime",
+    b"relatime",
+    b"norelatime",
+    b"strictatime",
+    b"nostrictatime",
+    b"bind",
+    b"rbind",
+    b"private",
+    b"rprivate",
+    b"shared",
+    b"rshared",
+    b"slave",
+    b"rslave",
+    b"unbindable",
+    b"runbindable",
+    b"silent",
+    b"loud",
+];
+const MOUNT_FLAGS: [(u64, u64); 34] = [
+    (spec::MS_RDONLY, 0),
+    (0, spec::MS_RDONLY),
+    (spec::MS_NOSUID, 0),
+    (0, spec::MS_NOSUID),
+    (spec::MS_NODEV, 0),
+    (0, spec::MS_NODEV),
+    (spec::MS_NOEXEC, 0),
+    (0, spec::MS_NOEXEC),
+    (16, 0),
+    (0, 16),
+    (128, 0),
+    (spec::MS_REMOUNT, 0),
+    (64, 0),
+    (0, 64),
+    (0, spec::MS_NOATIME),
+    (spec::MS_NOATIME, 0),
+    (0, spec::MS_NODIRATIME),
+    (spec::MS_NODIRATIME, 0),
+    (spec::MS_RELATIME, 0),
+    (0, spec::MS_RELATIME),
+    (spec::MS_STRICTATIME, 0),
+    (0, spec::MS_STRICTATIME),
+    (spec::MS_BIND, 0),
+    (spec::MS_BIND | spec::MS_REC, 0),
+    (spec::MS_PRIVATE, 0),
+    (spec::MS_PRIVATE | spec::MS_REC, 0),
+    (spec::MS_SHARED, 0),
+    (spec::MS_SHARED | spec::MS_REC, 0),
+    (spec::MS_SLAVE, 0),
+    (spec::MS_SLAVE | spec::MS_REC, 0),
+    (spec::MS_UNBINDABLE, 0),
+    (spec::MS_UNBINDABLE | spec::MS_REC, 0),
+    (32768, 0),
+    (0, 32768),
 ];
 
+/// (set, clear) of a mount option word.
 #[inline(never)]
-fn mount_opt(w: &[u8]) -> Option<&'static (&'static [u8], u64, u64)> {
-    MOUNT_OPTS.iter().find(|(n, _, _)| *n == w)
+fn mount_opt(w: &[u8]) -> Option<(u64, u64)> {
+    MOUNT_FLAGS.get(rt::index_of(&MOUNT_WORDS, w)?).copied()
 }
 
 #[inline(never)]
@@ -369,7 +406,7 @@ fn mount<'a>(r: &mut Rd<'a>, m: At<'a>, bundle: S) -> Mount {
     let mut opts = Vec::new();
     r.strs(m, b"options", &mut opts);
     for w in opts {
-        if let Some((_, set, clear)) = mount_opt(w) {
+        if let Some((set, clear)) = mount_opt(w) {
             flags = (flags | set) & !clear;
         } else if w == b"tmpcopyup" || w.starts_with(b"x-") {
             // Userspace-only options, as runc and crun treat them.
@@ -395,15 +432,19 @@ fn mount<'a>(r: &mut Rd<'a>, m: At<'a>, bundle: S) -> Mount {
     }
 }
 
-const NAMESPACES: [(&[u8], u64); 8] = [
-    (b"pid", sys::CLONE_NEWPID),
-    (b"network", sys::CLONE_NEWNET),
-    (b"mount", sys::CLONE_NEWNS),
-    (b"ipc", sys::CLONE_NEWIPC),
-    (b"uts", sys::CLONE_NEWUTS),
-    (b"user", sys::CLONE_NEWUSER),
-    (b"cgroup", sys::CLONE_NEWCGROUP),
-    (b"time", sys::CLONE_NEWTIME),
+/// Namespace types, in `thinbox features` order, and their clone flags.
+pub const NS_NAMES: [&[u8]; 8] = [
+    b"cgroup", b"ipc", b"mount", b"network", b"pid", b"user", b"uts", b"time",
+];
+const NS_FLAGS: [u64; 8] = [
+    sys::CLONE_NEWCGROUP,
+    sys::CLONE_NEWIPC,
+    sys::CLONE_NEWNS,
+    sys::CLONE_NEWNET,
+    sys::CLONE_NEWPID,
+    sys::CLONE_NEWUSER,
+    sys::CLONE_NEWUTS,
+    sys::CLONE_NEWTIME,
 ];
 
 fn idmaps<'a>(r: &mut Rd<'a>, l: At<'a>, k: &'static [u8], out: &mut Vec<IdMap>) {
@@ -427,7 +468,7 @@ fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
         for i in 0..ns.items().len() {
             let e = ns.at(i);
             let t = r.need_s(e, b"type");
-            let Some(&(_, flag)) = NAMESPACES.iter().find(|(name, _)| *name == t) else {
+            let Some(&flag) = rt::index_of(&NS_NAMES, t).and_then(|n| NS_FLAGS.get(n)) else {
                 r.no(b"unknown namespace type");
                 continue;
             };
@@ -482,7 +523,7 @@ fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
     r.strs(l, b"readonlyPaths", &mut c.readonly_paths);
     if let Some(w) = r.str(l, b"rootfsPropagation") {
         match mount_opt(w) {
-            Some(&(_, f, _)) if f & spec::MS_PROPAGATION != 0 => {
+            Some((f, _)) if f & spec::MS_PROPAGATION != 0 => {
                 c.rootfs_propagation = f | spec::MS_REC
             }
             _ => r.no(b"unknown propagation"),
