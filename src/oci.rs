@@ -84,11 +84,9 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
     if let Some(pr) = r.sub(top, b"process", OBJ) {
         process(&mut r, &mut b, pr);
     }
-    if let Some(ms) = r.sub(top, b"mounts", ARR) {
-        for i in 0..ms.items().len() {
-            let m = mount(&mut r, ms.at(i), bundle);
-            b.c.mounts.push(m);
-        }
+    for e in elems(&mut r, top, b"mounts") {
+        let m = mount(&mut r, e, bundle);
+        b.c.mounts.push(m);
     }
     if let Some(a) = r.sub(top, b"annotations", OBJ) {
         for (k, v) in a.j.as_obj().unwrap_or(&[]) {
@@ -99,11 +97,9 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
     }
     if let Some(h) = r.sub(top, b"hooks", OBJ) {
         for (n, name) in HOOK_NAMES.iter().enumerate() {
-            if let Some(list) = r.sub(h, name, ARR) {
-                for i in 0..list.items().len() {
-                    let k = hook(&mut r, list.at(i));
-                    b.hooks[n].push(k);
-                }
+            for e in elems(&mut r, h, name) {
+                let k = hook(&mut r, e);
+                b.hooks[n].push(k);
             }
         }
     }
@@ -112,6 +108,16 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
         linux(&mut r, &mut b.c, l);
     }
     r.done(b)
+}
+
+/// The elements of array `k` of `o` (none if absent or not an array),
+/// each named by its path.
+fn elems<'a>(r: &mut Rd<'a>, o: At<'a>, k: &'a [u8]) -> impl Iterator<Item = At<'a>> + use<'a> {
+    let a = r.sub(o, k, ARR).unwrap_or(At {
+        j: &json::NULL,
+        path: b"",
+    });
+    (0..a.items().len()).map(move |i| a.at(i))
 }
 
 /// MAJOR.MINOR.PATCH, then an optional -pre-release and +build. One
@@ -227,12 +233,9 @@ fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
         if let Some(v) = r.u32(u, b"umask") {
             c.umask = Some(v);
         }
-        if let Some(g) = r.sub(u, b"additionalGids", ARR) {
-            for i in 0..g.items().len() {
-                let e = g.at(i);
-                if let Some(v) = r.check(Some(e.j), e.path, b"", U32) {
-                    c.groups.push(v.as_u64().unwrap_or(0) as u32);
-                }
+        for e in elems(r, u, b"additionalGids") {
+            if let Some(v) = r.check(Some(e.j), e.path, b"", U32) {
+                c.groups.push(v.as_u64().unwrap_or(0) as u32);
             }
         }
         r.str(u, b"username");
@@ -246,11 +249,7 @@ fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
             (b"ambient", &mut c.caps.ambient),
         ];
         for (name, set) in sets {
-            let Some(list) = r.sub(cp, name, ARR) else {
-                continue;
-            };
-            for i in 0..list.items().len() {
-                let e = list.at(i);
+            for e in elems(r, cp, name) {
                 if let Some(n) = r.check(Some(e.j), e.path, b"", STR).and_then(Json::as_str) {
                     match caps::parse(n) {
                         Some(cap) => *set |= 1 << cap,
@@ -260,27 +259,24 @@ fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
             }
         }
     }
-    if let Some(rl) = r.sub(pr, b"rlimits", ARR) {
-        for i in 0..rl.items().len() {
-            let e = rl.at(i);
-            let t = r.need_s(e, b"type");
-            let res = t
-                .strip_prefix(b"RLIMIT_")
-                .and_then(|n| rt::index_of(&RLIMITS, n));
-            if res.is_none() {
-                r.no(b"unknown rlimit");
-            }
-            let soft = r.uint(e, b"soft").unwrap_or(0);
-            let hard = r.uint(e, b"hard").unwrap_or(0);
-            if soft > hard {
-                r.fail(e.path, b"soft limit is above the hard limit");
-            }
-            c.rlimits.push(Rlimit {
-                resource: res.unwrap_or(0) as u32,
-                soft,
-                hard,
-            });
+    for e in elems(r, pr, b"rlimits") {
+        let t = r.need_s(e, b"type");
+        let res = t
+            .strip_prefix(b"RLIMIT_")
+            .and_then(|n| rt::index_of(&RLIMITS, n));
+        if res.is_none() {
+            r.no(b"unknown rlimit");
         }
+        let soft = r.uint(e, b"soft").unwrap_or(0);
+        let hard = r.uint(e, b"hard").unwrap_or(0);
+        if soft > hard {
+            r.fail(e.path, b"soft limit is above the hard limit");
+        }
+        c.rlimits.push(Rlimit {
+            resource: res.unwrap_or(0) as u32,
+            soft,
+            hard,
+        });
     }
     if let Some(v) = r.bool(pr, b"noNewPrivileges") {
         c.no_new_privs = v;
@@ -448,11 +444,7 @@ const NS_FLAGS: [u64; 8] = [
 ];
 
 fn idmaps<'a>(r: &mut Rd<'a>, l: At<'a>, k: &'static [u8], out: &mut Vec<IdMap>) {
-    let Some(a) = r.sub(l, k, ARR) else {
-        return;
-    };
-    for i in 0..a.items().len() {
-        let e = a.at(i);
+    for e in elems(r, l, k) {
         let mut get = |k| r.need_n(e, k, U32) as u32;
         out.push(IdMap {
             container: get(b"containerID"),
@@ -464,26 +456,23 @@ fn idmaps<'a>(r: &mut Rd<'a>, l: At<'a>, k: &'static [u8], out: &mut Vec<IdMap>)
 
 #[inline(never)]
 fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
-    if let Some(ns) = r.sub(l, b"namespaces", ARR) {
-        for i in 0..ns.items().len() {
-            let e = ns.at(i);
-            let t = r.need_s(e, b"type");
-            let Some(&flag) = rt::index_of(&NS_NAMES, t).and_then(|n| NS_FLAGS.get(n)) else {
-                r.no(b"unknown namespace type");
-                continue;
-            };
-            if c.namespaces & flag != 0 || c.join.iter().any(|(f, _)| *f == flag) {
-                r.no(b"namespace listed twice");
-            }
-            match r.str(e, b"path") {
-                Some(path) => {
-                    if sys::stat(path).is_err() {
-                        r.no(b"no such namespace file");
-                    }
-                    c.join.push((flag, path));
+    for e in elems(r, l, b"namespaces") {
+        let t = r.need_s(e, b"type");
+        let Some(&flag) = rt::index_of(&NS_NAMES, t).and_then(|n| NS_FLAGS.get(n)) else {
+            r.no(b"unknown namespace type");
+            continue;
+        };
+        if c.namespaces & flag != 0 || c.join.iter().any(|(f, _)| *f == flag) {
+            r.no(b"namespace listed twice");
+        }
+        match r.str(e, b"path") {
+            Some(path) => {
+                if sys::stat(path).is_err() {
+                    r.no(b"no such namespace file");
                 }
-                None => c.namespaces |= flag,
+                c.join.push((flag, path));
             }
+            None => c.namespaces |= flag,
         }
     }
     idmaps(r, l, b"uidMappings", &mut c.uid_map);
@@ -494,11 +483,9 @@ fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
             b"needs a new user namespace in linux.namespaces",
         );
     }
-    if let Some(ds) = r.sub(l, b"devices", ARR) {
-        for i in 0..ds.items().len() {
-            let d = device(r, ds.at(i));
-            c.devices.push(d);
-        }
+    for e in elems(r, l, b"devices") {
+        let d = device(r, e);
+        c.devices.push(d);
     }
     if let Some(cp) = r.str(l, b"cgroupsPath")
         && !cp.is_empty()
