@@ -88,13 +88,7 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
         let m = mount(&mut r, e, bundle);
         b.c.mounts.push(m);
     }
-    if let Some(a) = r.sub(top, b"annotations", OBJ) {
-        for (k, v) in a.j.as_obj().unwrap_or(&[]) {
-            if let Some(s) = r.check(Some(v), a.path, k, STR).and_then(Json::as_str) {
-                b.annotations.push((k, s));
-            }
-        }
-    }
+    str_map(&mut r, top, b"annotations", &mut b.annotations);
     if let Some(h) = r.sub(top, b"hooks", OBJ) {
         for (n, name) in HOOK_NAMES.iter().enumerate() {
             for e in elems(&mut r, h, name) {
@@ -118,6 +112,17 @@ fn elems<'a>(r: &mut Rd<'a>, o: At<'a>, k: &'a [u8]) -> impl Iterator<Item = At<
         path: b"",
     });
     (0..a.items().len()).map(move |i| a.at(i))
+}
+
+/// An object of strings (annotations, sysctl), appended to `out`.
+fn str_map<'a>(r: &mut Rd<'a>, o: At<'a>, k: &'a [u8], out: &mut Vec<(S, S)>) {
+    if let Some(m) = r.sub(o, k, OBJ) {
+        for (k, v) in m.j.as_obj().unwrap_or(&[]) {
+            if let Some(v) = r.check(Some(v), m.path, k, STR).and_then(Json::as_str) {
+                out.push((k, v));
+            }
+        }
+    }
 }
 
 /// MAJOR.MINOR.PATCH, then an optional -pre-release and +build. One
@@ -499,13 +504,7 @@ fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
     if !c.resources.devices.is_empty() {
         allow_devices(c);
     }
-    if let Some(s) = r.sub(l, b"sysctl", OBJ) {
-        for (k, v) in s.j.as_obj().unwrap_or(&[]) {
-            if let Some(v) = r.check(Some(v), s.path, k, STR).and_then(Json::as_str) {
-                c.sysctl.push((k, v));
-            }
-        }
-    }
+    str_map(r, l, b"sysctl", &mut c.sysctl);
     r.strs(l, b"maskedPaths", &mut c.masked_paths);
     r.strs(l, b"readonlyPaths", &mut c.readonly_paths);
     if let Some(w) = r.str(l, b"rootfsPropagation") {
