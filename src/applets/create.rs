@@ -180,11 +180,17 @@ pub fn create(f: &Flags) -> Res<Created> {
             pty,
         }),
         Err(e) => {
-            let st = state::load(root, id).unwrap_or(st);
-            container::destroy(root, id, &st);
+            teardown(root, id, st);
             Err(e)
         }
     }
+}
+
+/// Destroys the container as its state file has it, else as `st` does.
+#[inline(never)]
+fn teardown(root: S, id: S, st: State) {
+    let st = state::load(root, id).unwrap_or(st);
+    container::destroy(root, id, &st);
 }
 
 fn spawn_init(
@@ -282,8 +288,7 @@ pub fn run_oci(args: &[S]) -> i32 {
         let cr = create(&f)?;
         let _ = sys::sigprocmask(sys::SIG_SETMASK, old);
         if let Err(e) = crate::applets::start::start(cr.root, f.id) {
-            let st = state::load(cr.root, f.id).unwrap_or_default();
-            container::destroy(cr.root, f.id, &st);
+            teardown(cr.root, f.id, State::default());
             return Err(e);
         }
         if f.detach {
@@ -301,8 +306,7 @@ pub fn run_oci(args: &[S]) -> i32 {
             sync: a,
         };
         let status = spawn::wait_foreground(&child, &sigfd);
-        let st = state::load(cr.root, f.id).unwrap_or_default();
-        container::destroy(cr.root, f.id, &st);
+        teardown(cr.root, f.id, State::default());
         let _ = &cr.bundle;
         Ok(sys::exit_code(status))
     })();
