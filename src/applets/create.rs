@@ -50,9 +50,14 @@ pub fn parse(args: &[S], run: bool) -> Res<Flags> {
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
         match rt::index_of(&FLAGS, flag) {
-            Some(0 | 1) => f.bundle = Some(o.value(flag)?),
-            Some(2) => f.pid_file = Some(o.value(flag)?),
-            Some(3) => f.console_socket = Some(o.value(flag)?),
+            Some(n @ 0..=3) => {
+                let slot = match n {
+                    2 => &mut f.pid_file,
+                    3 => &mut f.console_socket,
+                    _ => &mut f.bundle,
+                };
+                *slot = Some(o.value(flag)?);
+            }
             Some(4) => {
                 let v = o.value(flag)?;
                 f.preserve_fds = rt::parse_u64(v)
