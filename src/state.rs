@@ -106,11 +106,17 @@ fn unescape(v: &[u8]) -> S {
 }
 
 pub fn dir(root: &[u8], id: &[u8]) -> S {
-    cat(&[root, b"/", id])
+    file(root, id, b"")
+}
+
+/// `<root>/<id><name>`: a file of the container's state directory.
+#[inline(never)]
+pub fn file(root: &[u8], id: &[u8], name: &[u8]) -> S {
+    cat(&[root, b"/", id, name])
 }
 
 pub fn load(root: &[u8], id: &[u8]) -> Res<State> {
-    match rt::read_file(cat(&[root, b"/", id, b"/state"])) {
+    match rt::read_file(file(root, id, b"/state")) {
         Ok(d) => Ok(State::parse(d)),
         Err(sys::ENOENT) => Err(crate::container::err(id, b"does not exist")),
         Err(e) => Err(Error::sys(cat(&[b"reading the state of ", id]), e)),
@@ -119,7 +125,7 @@ pub fn load(root: &[u8], id: &[u8]) -> Res<State> {
 
 /// Writes the state atomically.
 pub fn save(root: &[u8], id: &[u8], s: &State) -> Res<()> {
-    let tmp = cat(&[root, b"/", id, b"/state.tmp"]);
+    let tmp = file(root, id, b"/state.tmp");
     let fin = &tmp[..tmp.len() - 4];
     write_new(tmp, &s.render(), 0o600).ctx(tmp)?;
     sys::rename(tmp, fin).ctx(fin)?;

@@ -5,7 +5,7 @@
 
 use super::{Opts, fail};
 use crate::cgroup;
-use crate::container::{self, FIFO};
+use crate::container;
 use crate::hooks;
 use crate::oci::{self, Bundle};
 use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
@@ -206,7 +206,7 @@ fn spawn_init(
     st: &mut State,
 ) -> Res<(i32, Option<sys::Fd>)> {
     let id = f.id;
-    let fifo = cat(&[root, b"/", id, FIFO]);
+    let fifo = container::fifo(root, id);
     let start = (|| {
         sys::mknodat(sys::AT_FDCWD, fifo, sys::S_IFIFO | 0o600, 0)?;
         sys::open(fifo, sys::O_RDWR | sys::O_CLOEXEC, 0)
