@@ -206,6 +206,15 @@ pub fn process_json(b: &mut Bundle, pr: &Json) -> Res<()> {
     r.done(())
 }
 
+/// process.capabilities' sets, in the order they are read.
+const CAP_SETS: [&[u8]; 5] = [
+    b"bounding",
+    b"effective",
+    b"inheritable",
+    b"permitted",
+    b"ambient",
+];
+
 #[inline(never)]
 fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
     let c = &mut b.c;
@@ -246,14 +255,9 @@ fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
         r.str(u, b"username");
     }
     if let Some(cp) = r.sub(pr, b"capabilities", OBJ) {
-        let sets: [(&[u8], &mut u64); 5] = [
-            (b"bounding", &mut c.caps.bounding),
-            (b"effective", &mut c.caps.effective),
-            (b"inheritable", &mut c.caps.inheritable),
-            (b"permitted", &mut c.caps.permitted),
-            (b"ambient", &mut c.caps.ambient),
-        ];
-        for (name, set) in sets {
+        // Read in CAP_SETS order; the sets start empty.
+        let mut sets = [0u64; 5];
+        for (name, set) in CAP_SETS.iter().zip(&mut sets) {
             for e in elems(r, cp, name) {
                 if let Some(n) = r.check(Some(e.j), e.path, b"", STR).and_then(Json::as_str) {
                     match caps::parse(n) {
@@ -263,6 +267,14 @@ fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
                 }
             }
         }
+        let [bounding, effective, inheritable, permitted, ambient] = sets;
+        c.caps = Caps {
+            bounding,
+            effective,
+            permitted,
+            inheritable,
+            ambient,
+        };
     }
     for e in elems(r, pr, b"rlimits") {
         let t = r.need_s(e, b"type");
