@@ -59,9 +59,16 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
     } else {
         cat(&[bundle, b"/", rpath])
     };
-    let mut c = Container::new(id, rootfs);
+    let mut b = Bundle {
+        c: Container::new(id, rootfs),
+        hooks: Default::default(),
+        annotations: Vec::new(),
+        console: None,
+    };
+    let c = &mut b.c;
     c.caps = Caps::default();
     c.no_new_privs = false;
+    c.namespaces = 0;
     if let Some(v) = r.bool(ra, b"readonly") {
         c.readonly_root = v;
     }
@@ -75,12 +82,6 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
     }
     c.hostname = r.str(top, b"hostname");
     c.domainname = r.str(top, b"domainname");
-    let mut b = Bundle {
-        c,
-        hooks: Default::default(),
-        annotations: Vec::new(),
-        console: None,
-    };
     if let Some(pr) = r.sub(top, b"process", OBJ) {
         process(&mut r, &mut b, pr);
     }
@@ -97,7 +98,6 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
             }
         }
     }
-    b.c.namespaces = 0;
     if let Some(l) = r.sub(top, b"linux", OBJ) {
         linux(&mut r, &mut b.c, l);
     }
