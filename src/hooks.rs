@@ -32,11 +32,11 @@ fn one(h: &Hook, state: &[u8]) -> Result<(), &'static [u8]> {
     let pid = sys::clone_fork(0).map_err(|_| &b"fork failed"[..])?;
     if pid == 0 {
         let _ = sys::dup3(r.raw(), 0, 0);
-        let argv = if h.args.is_empty() {
-            cvec(&[h.path])
+        let argv = cvec(if h.args.is_empty() {
+            core::slice::from_ref(&h.path)
         } else {
-            cvec(&h.args)
-        };
+            &h.args
+        });
         let path = cat(&[h.path, b"\0"]);
         sys::execve(path.as_ptr(), &argv, &cvec(&h.env));
         sys::exit(127);
