@@ -17,7 +17,7 @@ fn delete(args: &[S]) -> Res<()> {
     let mut force = false;
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
-        match crate::rt::index_of(&[b"-f", b"--force"], flag) {
+        match crate::rt::pick(b"-f --force", flag) {
             Some(_) => force = true,
             _ => return Err(Error::new(cat(&[b"delete: unknown flag ", flag]), b"")),
         }

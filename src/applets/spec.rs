@@ -59,7 +59,7 @@ fn spec(args: &[S]) -> Res<()> {
     let (mut rootless, mut bundle) = (false, &b"."[..]);
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
-        match crate::rt::index_of(&[b"--rootless", b"-b", b"--bundle"], flag) {
+        match crate::rt::pick(b"--rootless -b --bundle", flag) {
             Some(0) => rootless = true,
             Some(_) => bundle = o.value(flag)?,
             _ => return Err(Error::new(cat(&[b"spec: unknown flag ", flag]), b"")),
