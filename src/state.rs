@@ -45,11 +45,13 @@ impl State {
     }
     /// All values of a repeated key, such as "env" or "arg".
     pub fn all(&self, key: &[u8]) -> Vec<S> {
-        self.fields
-            .iter()
-            .filter(|(k, _)| *k == key)
-            .map(|(_, v)| *v)
-            .collect()
+        let mut all = Vec::new();
+        for &(k, v) in &self.fields {
+            if k == key {
+                all.push(v);
+            }
+        }
+        all
     }
     pub fn push(&mut self, key: S, val: S) {
         self.fields.push((key, val));
