@@ -116,7 +116,6 @@ fn absolute(p: S) -> S {
 pub struct Created {
     pub pid: i32,
     pub root: S,
-    pub bundle: Bundle,
     pub pty: Option<sys::Fd>,
 }
 
@@ -178,12 +177,7 @@ pub fn create(f: &Flags) -> Res<Created> {
         spawn_init(f, root, &b, cg.as_ref(), &mut st)
     })();
     match r {
-        Ok((pid, pty)) => Ok(Created {
-            pid,
-            root,
-            bundle: b,
-            pty,
-        }),
+        Ok((pid, pty)) => Ok(Created { pid, root, pty }),
         Err(e) => {
             teardown(root, id, st);
             Err(e)
@@ -312,7 +306,6 @@ pub fn run_oci(args: &[S]) -> i32 {
         };
         let status = spawn::wait_foreground(&child, &sigfd);
         teardown(cr.root, f.id, State::default());
-        let _ = &cr.bundle;
         Ok(sys::exit_code(status))
     })();
     match r {
