@@ -547,6 +547,9 @@ fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
     }
 }
 
+/// A device's numbers, in the order they are read.
+const DEVICE_NUMS: [&[u8]; 5] = [b"major", b"minor", b"fileMode", b"uid", b"gid"];
+
 #[inline(never)]
 fn device<'a>(r: &mut Rd<'a>, d: At<'a>) -> Device {
     r.check(Some(d.j), d.path, b"", OBJ);
@@ -560,23 +563,27 @@ fn device<'a>(r: &mut Rd<'a>, d: At<'a>) -> Device {
             b'c'
         }
     };
-    let need = kind != b'p';
-    let mut num = |k, required: bool, dflt| {
-        let v = if required {
+    // major and minor are required but for a pipe.
+    let mut n = [0, 0, 0o666, 0, 0];
+    for (i, (k, n)) in DEVICE_NUMS.iter().zip(&mut n).enumerate() {
+        let v = if i < 2 && kind != b'p' {
             r.need(d, k, U32)
         } else {
             r.get(d, k, U32)
         };
-        v.and_then(Json::as_u64).unwrap_or(dflt) as u32
-    };
+        if let Some(v) = v.and_then(Json::as_u64) {
+            *n = v as u32;
+        }
+    }
+    let [major, minor, mode, uid, gid] = n;
     Device {
         path,
         kind,
-        major: num(b"major", need, 0),
-        minor: num(b"minor", need, 0),
-        mode: num(b"fileMode", false, 0o666),
-        uid: num(b"uid", false, 0),
-        gid: num(b"gid", false, 0),
+        major,
+        minor,
+        mode,
+        uid,
+        gid,
     }
 }
 
