@@ -91,10 +91,10 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
     }
     str_map(&mut r, top, b"annotations", &mut b.annotations);
     if let Some(h) = r.sub(top, b"hooks", OBJ) {
-        for (n, name) in HOOK_NAMES.iter().enumerate() {
+        for (name, list) in HOOK_NAMES.iter().zip(&mut b.hooks) {
             for e in elems(&mut r, h, name) {
                 let k = hook(&mut r, e);
-                b.hooks[n].push(k);
+                list.push(k);
             }
         }
     }
