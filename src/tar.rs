@@ -316,22 +316,25 @@ pub fn extract(s: &mut Stream, dest: &[u8]) -> Res<()> {
 }
 
 /// rm -rf without following symlinks and without holding an fd per level:
-/// descends by name and climbs back through "..".
+/// descends by name and climbs back through "..", where the next pass
+/// over the parent removes the directory just emptied.
 pub fn remove_tree(path: &[u8]) -> sys::R<()> {
     let mut cur = match sys::open(path, DIR, 0) {
         Ok(f) => f,
         Err(sys::ENOENT) => return Ok(()),
         Err(_) => return sys::unlink(path).map(|_| ()),
     };
-    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut depth = 0u32;
     let mut buf = [0u8; 2048];
     loop {
         let n = sys::getdents64(cur.raw(), &mut buf)?;
         if n == 0 {
-            // Empty now: climb back and remove it, or finish.
-            let Some(name) = stack.pop() else { break };
+            // Empty now: climb back, or finish.
+            if depth == 0 {
+                break;
+            }
+            depth -= 1;
             cur = sys::openat(cur.raw(), b"..", DIR, 0)?;
-            sys::unlinkat(cur.raw(), &name, REMOVEDIR)?;
             continue;
         }
         let mut off = 0;
@@ -342,13 +345,16 @@ pub fn remove_tree(path: &[u8]) -> sys::R<()> {
             if name == b"." || name == b".." {
                 continue;
             }
-            match sys::unlinkat(cur.raw(), name, 0) {
-                Err(EISDIR) => {
-                    let name = name.to_vec();
-                    cur = sys::openat(cur.raw(), &name, DIR, 0)?;
-                    stack.push(name);
+            let mut r = sys::unlinkat(cur.raw(), name, 0);
+            if r == Err(EISDIR) {
+                r = sys::unlinkat(cur.raw(), name, REMOVEDIR);
+                if r == Err(sys::ENOTEMPTY) {
+                    cur = sys::openat(cur.raw(), name, DIR, 0)?;
+                    depth += 1;
                     break;
                 }
+            }
+            match r {
                 Err(e) if e != sys::ENOENT => return Err(e),
                 _ => {}
             }
