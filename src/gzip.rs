@@ -12,14 +12,6 @@ use alloc::boxed::Box;
 const WSIZE: usize = 1 << 15;
 const INSIZE: usize = 1 << 14;
 
-const LBASE: [u16; 29] = [
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
-    163, 195, 227, 258,
-];
-const DBASE: [u16; 30] = [
-    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
-    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
-];
 const ORDER: [u8; 19] = [
     16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
 ];
@@ -455,24 +447,31 @@ impl Stream {
         self.total += 1;
     }
 
-    /// Sets up the copy of a length/distance pair.
+    /// Sets up the copy of a length/distance pair. The bases follow from
+    /// the extra bits (RFC 1951 3.2.5): each group of 4 length codes (2
+    /// distance codes) has one more extra bit and starts where the last
+    /// one ends.
     fn lengths(&mut self, i: usize) {
         let d = if i < 29 {
-            let ext = if i < 8 || i == 28 {
-                0
-            } else {
-                (i as u32 - 4) / 4
+            let i = i as u32;
+            let (ext, base) = match i {
+                0..8 => (0, i + 3),
+                28 => (0, 258),
+                _ => ((i - 4) / 4, ((4 + (i & 3)) << ((i - 4) / 4)) + 3),
             };
-            self.left = LBASE[i] as u32 + self.take(ext);
-            self.decode(1) as usize
+            self.left = base + self.take(ext);
+            self.decode(1)
         } else {
             30
         };
         if d >= 30 {
             return self.fail(BAD_CODES);
         }
-        let ext = if d < 4 { 0 } else { (d as u32 - 2) / 2 };
-        self.dist = DBASE[d] as usize + self.take(ext) as usize;
+        let (ext, base) = match d {
+            0..4 => (0, d + 1),
+            _ => ((d - 2) / 2, ((2 + (d & 1)) << ((d - 2) / 2)) + 1),
+        };
+        self.dist = (base + self.take(ext)) as usize;
         if self.dist as u64 > self.total {
             self.fail(BAD_DIST);
         }
