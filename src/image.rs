@@ -153,7 +153,7 @@ pub fn unpack(root: &[u8], name: &[u8], path: &[u8]) -> Res<S> {
         let _ = tar::remove_tree(tmp);
         return Err(Error::new(cat(&[b"image ", name]), e.msg()));
     }
-    let digest = crate::sha256::hex(&core::mem::take(&mut s.hash).finish());
+    let digest = crate::sha256::hex(&s.hash.clone().finish());
     // Mount points every container needs, so that a read-only run never
     // has to create them in the cache.
     for d in [&b"/proc"[..], b"/sys", b"/dev"] {

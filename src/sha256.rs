@@ -13,6 +13,7 @@ const K: [u32; 64] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
+#[derive(Clone)]
 pub struct Sha256 {
     h: [u32; 8],
     buf: [u8; 64],
