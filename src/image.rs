@@ -126,9 +126,9 @@ pub fn unpacked(root: &[u8], name: &[u8], st: &sys::Stat) -> Option<S> {
 }
 
 /// Unpacks the archive at `path` into cache/DIGEST (hashing it on the
-/// way) and links it as `name`. On any error nothing is left in the
-/// cache.
-pub fn unpack(root: &[u8], name: &[u8], path: &[u8]) -> Res<S> {
+/// way) and links it as `name`; that directory, and whether the archive
+/// was gzip. On any error nothing is left in the cache.
+pub fn unpack(root: &[u8], name: &[u8], path: &[u8]) -> Res<(S, bool)> {
     let cache = cat(&[root, b"/cache"]);
     crate::rootfs::mkdir_all(cache, 0o700).ctx(cache)?;
     let fd = sys::open(path, sys::O_RDONLY, 0).ctx(path)?;
@@ -168,7 +168,7 @@ pub fn unpack(root: &[u8], name: &[u8], path: &[u8]) -> Res<S> {
     let l = link(root, name, &st);
     let _ = sys::unlink(l);
     let _ = sys::symlinkat(digest, sys::AT_FDCWD, l);
-    Ok(dest)
+    Ok((dest, s.gz))
 }
 
 /// The unpacked image if it is current; never unpacks (cheap), for
@@ -184,7 +184,7 @@ pub fn resolve(root: &[u8], image: &[u8]) -> Res<S> {
     let (path, st) = archive(root, image).ok_or_else(|| not_found(root, image))?;
     match unpacked(root, image, &st) {
         Some(d) => Ok(d),
-        None => unpack(root, image, path),
+        None => unpack(root, image, path).map(|u| u.0),
     }
 }
 

@@ -34,17 +34,10 @@ fn import(args: &[S]) -> Res<()> {
     t.s(dir).s(b"/.import.").u(sys::getpid() as u64).s(b".tar");
     let tmp = t.leak();
     let r = (|| {
-        let out = sys::open(tmp, sys::O_RDWR | sys::O_CREAT | sys::O_TRUNC, 0o644).ctx(tmp)?;
+        let out = sys::open(tmp, sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC, 0o644).ctx(tmp)?;
         while sys::sendfile(out.raw(), src.raw(), 1 << 20).ctx(file)? > 0 {}
-        let mut magic = [0u8; 2];
-        let _ = sys::lseek(out.raw(), 0, 0);
-        let _ = sys::read(out.raw(), &mut magic);
-        let d = image::unpack(root, name, tmp)?;
-        let ext: &[u8] = if magic == [0x1f, 0x8b] {
-            b".tar.gz"
-        } else {
-            b".tar"
-        };
+        let (d, gz) = image::unpack(root, name, tmp)?;
+        let ext: &[u8] = if gz { b".tar.gz" } else { b".tar" };
         let fin = cat(&[dir, b"/", name, ext]);
         sys::rename(tmp, fin).ctx(fin)?;
         rt::out(cat(&[name, b" sha256:", &d[d.len() - 64..], b"\n"]));
