@@ -18,7 +18,7 @@ const DOTDOT: Errno = Errno(4097);
 const UNSUPPORTED: Errno = Errno(4098);
 
 /// Header fields: mode, uid, gid, size, mtime, devmajor, devminor.
-const FIELDS: [(usize, usize); 7] = [
+const FIELDS: [(u16, u16); 7] = [
     (100, 108),
     (108, 116),
     (116, 124),
@@ -249,7 +249,9 @@ pub fn extract(s: &mut Stream, dest: &[u8]) -> Res<()> {
         for (i, &(a, b)) in FIELDS.iter().enumerate() {
             v[i] = match over[i] {
                 Some(x) if !meta => x,
-                _ => num(&h[a..b]).ok_or_else(|| bad(b"bad number in a header"))?,
+                _ => {
+                    num(&h[a as usize..b as usize]).ok_or_else(|| bad(b"bad number in a header"))?
+                }
             };
         }
         let size = v[3];
