@@ -232,9 +232,18 @@ pub fn extract(s: &mut Stream, dest: &[u8]) -> Res<()> {
         if h.iter().all(|&c| c == 0) {
             break;
         }
-        let sum = h.iter().map(|&c| c as u64).sum::<u64>()
-            - h[148..156].iter().map(|&c| c as u64).sum::<u64>()
-            + 8 * 32;
+        // The checksum field counts as spaces.
+        let sum: u64 = h
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    c as u64
+                }
+            })
+            .sum();
         if num(&h[148..156]) != Some(sum) {
             return Err(if first {
                 Error::new(b"not a tar archive", b"")
