@@ -81,8 +81,15 @@ pub fn archive(root: &[u8], name: &[u8]) -> Option<(S, sys::Stat)> {
     })
 }
 
+/// "image NAME: WHY[; HINT]", the one shape of an image's errors.
+#[inline(never)]
+pub fn err(name: &[u8], why: &[u8], hint: &[u8]) -> Error {
+    let e = Error::new(cat(&[b"image ", name]), why);
+    if hint.is_empty() { e } else { e.hint(hint) }
+}
+
 fn not_found(root: &[u8], name: &[u8]) -> Error {
-    Error::new(cat(&[b"image ", name]), b"not found").hint(cat(&[
+    let hint = cat(&[
         b"put ",
         name,
         b".tar.gz in ",
@@ -90,7 +97,8 @@ fn not_found(root: &[u8], name: &[u8]) -> Error {
         b"/images or run 'thinbox import FILE ",
         name,
         b"'",
-    ]))
+    ]);
+    err(name, b"not found", hint)
 }
 
 /// cache/NAME=KEY: what identifies an archive's content without reading
@@ -151,7 +159,7 @@ pub fn unpack(root: &[u8], name: &[u8], path: &[u8]) -> Res<(S, bool)> {
     }
     if let Err(e) = r {
         let _ = tar::remove_tree(tmp);
-        return Err(Error::new(cat(&[b"image ", name]), e.msg()));
+        return Err(err(name, e.msg(), b""));
     }
     let digest = crate::sha256::hex(&s.hash.clone().finish());
     // Mount points every container needs, so that a read-only run never
@@ -332,11 +340,11 @@ pub fn remove(root: &[u8], name: &[u8]) -> Res<()> {
         let busy = sys::open(cat(&[dir, id, b"/lock"]), sys::O_RDONLY, 0)
             .is_ok_and(|f| sys::flock(f.raw(), LOCK_EX_NB).is_err());
         if busy && mine.iter().any(|m| on(id, m.0)) {
-            return Err(Error::new(
-                cat(&[b"image ", name]),
+            return Err(err(
+                name,
                 cat(&[b"is used by container ", id]),
-            )
-            .hint(b"stop it first"));
+                b"stop it first",
+            ));
         }
     }
     if let Some((p, _)) = arch {

@@ -4,7 +4,7 @@
 
 use super::fail;
 use crate::image;
-use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
+use crate::rt::{self, Buf, Ctx, Res, S, cat};
 use crate::sys;
 
 pub fn main(args: &[S]) -> i32 {
@@ -19,13 +19,8 @@ fn import(args: &[S]) -> Res<()> {
     let (file, name) = (ops[0], ops[1]);
     image::check_name(name)?;
     if image::archive(root, name).is_some() {
-        return Err(
-            Error::new(cat(&[b"image ", name]), b"already exists").hint(cat(&[
-                b"remove it first with 'thinbox rmi ",
-                name,
-                b"'",
-            ])),
-        );
+        let hint = cat(&[b"remove it first with 'thinbox rmi ", name, b"'"]);
+        return Err(image::err(name, b"already exists", hint));
     }
     let src = sys::open(file, sys::O_RDONLY, 0).ctx(file)?;
     let dir = cat(&[root, b"/images"]);
