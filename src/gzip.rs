@@ -275,10 +275,16 @@ impl Stream {
                 return;
             }
             1 => {
-                let mut l = [8u8; 318];
-                l[144..256].fill(9);
-                l[256..280].fill(7);
-                l[288..].fill(5);
+                // The fixed code lengths, then 30 distances of 5 bits.
+                let mut l = [0u8; 318];
+                for (i, x) in l.iter_mut().enumerate() {
+                    *x = match i {
+                        144..256 => 9,
+                        256..280 => 7,
+                        288.. => 5,
+                        _ => 8,
+                    };
+                }
                 self.build(0, &l[..288]);
                 self.build(1, &l[288..]);
             }
