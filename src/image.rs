@@ -352,7 +352,7 @@ pub fn remove(root: &[u8], name: &[u8]) -> Res<()> {
     }
     for (d, l) in &mine {
         let _ = sys::unlink(l);
-        if !others.contains(d) {
+        if rt::index_of(&others, d).is_none() {
             for id in &layers {
                 if on(id, d) {
                     let _ = tar::remove_tree(cat(&[dir, id]));
