@@ -68,14 +68,16 @@ const CRC_T: [u32; 16] = {
     t
 };
 
+/// One byte into a CRC-32 register (the complement of the CRC so far).
+fn crc_step(mut c: u32, b: u8) -> u32 {
+    c ^= b as u32;
+    c = (c >> 4) ^ CRC_T[(c & 15) as usize];
+    (c >> 4) ^ CRC_T[(c & 15) as usize]
+}
+
+#[cfg(test)]
 pub fn crc32(crc: u32, data: &[u8]) -> u32 {
-    let mut c = !crc;
-    for &b in data {
-        c ^= b as u32;
-        c = (c >> 4) ^ CRC_T[(c & 15) as usize];
-        c = (c >> 4) ^ CRC_T[(c & 15) as usize];
-    }
-    !c
+    !data.iter().fold(!crc, |c, &b| crc_step(c, b))
 }
 
 /// A canonical Huffman code: code counts per length and the symbols in
@@ -104,7 +106,7 @@ pub struct Stream {
     /// Stored bytes left, or the length of a pending match.
     left: u32,
     dist: usize,
-    /// Output of the current member.
+    /// Output of the current member, and its CRC-32 register.
     total: u64,
     crc: u32,
     inb: [u8; INSIZE],
@@ -233,7 +235,7 @@ impl Stream {
             self.take(16);
         }
         self.total = 0;
-        self.crc = 0;
+        self.crc = !0;
         self.last = false;
         self.st = BLOCK;
     }
@@ -241,7 +243,7 @@ impl Stream {
     /// Checks the member's trailer; then another member, or the end.
     fn trailer(&mut self) {
         self.take(self.nbits % 8);
-        if self.take(16) | self.take(16) << 16 != self.crc {
+        if self.take(16) | self.take(16) << 16 != !self.crc {
             return self.fail(BAD_CRC);
         }
         if self.take(16) | self.take(16) << 16 != self.total as u32 {
@@ -396,7 +398,7 @@ impl Stream {
 
     /// Fills `out`; 0 only at the end of the data.
     pub fn read(&mut self, out: &mut [u8]) -> Res<usize> {
-        let (mut n, mut done) = (0, 0);
+        let mut n = 0;
         while n < out.len() && self.err == 0 {
             let b = if !self.gz {
                 // The sniffed bytes wait in the bit buffer.
@@ -413,11 +415,7 @@ impl Stream {
             } else {
                 match self.st {
                     HEADER => self.header(),
-                    BLOCK if self.last => {
-                        self.crc = crc32(self.crc, &out[done..n]);
-                        done = n;
-                        self.trailer();
-                    }
+                    BLOCK if self.last => self.trailer(),
                     BLOCK => self.block(),
                     STORED if self.left == 0 => self.st = BLOCK,
                     STORED => {
@@ -439,7 +437,6 @@ impl Stream {
             };
             self.emit(out, &mut n, b);
         }
-        self.crc = crc32(self.crc, &out[done..n]);
         match self.err {
             0 => Ok(n),
             e => Err(Error::new(MSGS[e as usize - 1], b"")),
@@ -451,6 +448,7 @@ impl Stream {
         *n += 1;
         self.win[self.total as usize & (WSIZE - 1)] = b;
         self.total += 1;
+        self.crc = crc_step(self.crc, b);
     }
 
     /// Sets up the copy of a length/distance pair. The bases follow from
