@@ -53,7 +53,13 @@ fn entry_err(path: &[u8], e: Errno) -> Error {
 
 /// A NUL-terminated header field.
 fn field(f: &[u8]) -> &[u8] {
-    &f[..f.iter().position(|&c| c == 0).unwrap_or(f.len())]
+    upto(f, 0)
+}
+
+/// `f` up to the first `end`, if any.
+#[inline(never)]
+fn upto(f: &[u8], end: u8) -> &[u8] {
+    &f[..f.iter().position(|&c| c == end).unwrap_or(f.len())]
 }
 
 /// Octal, space or NUL padded; or GNU base-256 when the top bit is set.
@@ -137,22 +143,22 @@ fn pax(
     link: &mut Option<S>,
 ) -> Option<()> {
     while !d.is_empty() {
-        let sp = d.iter().position(|&c| c == b' ')?;
+        // Without a space, the length runs to the end: too long.
+        let sp = upto(d, b' ').len();
         let len = rt::parse_u64(&d[..sp])? as usize;
         if len <= sp + 1 || len > d.len() || d[len - 1] != b'\n' {
             return None;
         }
         let rec = &d[sp + 1..len - 1];
         d = &d[len..];
-        let eq = rec.iter().position(|&c| c == b'=')?;
-        let (k, v) = (&rec[..eq], &rec[eq + 1..]);
+        let k = upto(rec, b'=');
+        let v = rec.get(k.len() + 1..)?;
         match rt::pick(PAX, k) {
             Some(0) => *path = Some(v),
             Some(1) => *link = Some(v),
             Some(i) => {
                 // mtime may carry a fraction: whole seconds are enough.
-                let int = v.split(|&c| c == b'.').next()?;
-                over[i - 1] = Some(rt::parse_u64(int)?);
+                over[i - 1] = Some(rt::parse_u64(upto(v, b'.'))?);
             }
             None => {}
         }
