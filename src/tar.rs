@@ -404,6 +404,9 @@ mod tests {
         assert_eq!((over[0], over[5], over[6]), (None, None, None));
         assert_eq!(pax(b"9 uid=x\n", &mut over, &mut path, &mut link), None);
         assert_eq!(pax(b"99 path=y\n", &mut over, &mut path, &mut link), None);
+        assert_eq!(pax(b"6 abc\n", &mut over, &mut path, &mut link), None);
+        assert_eq!(pax(b"12", &mut over, &mut path, &mut link), None);
+        assert_eq!(pax(b"5 =x\n", &mut over, &mut path, &mut link), Some(()));
     }
 
     fn scratch(tag: &str) -> PathBuf {
