@@ -320,9 +320,10 @@ pub fn remove(root: &[u8], name: &[u8]) -> Res<()> {
     let cache = cat(&[root, b"/cache/"]);
     let dir = cat(&[root, b"/containers/"]);
     let prefix = cat(&[name, b"="]);
-    // Digests linked as `name` (with the links), and as anything else.
+    // Digests linked as `name` (with the links), and as anything else;
+    // leaked, as all of a command's strings are, so no path drops them.
     let (mut mine, mut others): (Vec<(S, S)>, Vec<S>) = (Vec::new(), Vec::new());
-    for e in names(cache) {
+    for &e in names(cache).leak().iter() {
         let l = cat(&[cache, e]);
         match target(l) {
             Some(d) if e.starts_with(prefix) => mine.push((d, l)),
@@ -330,13 +331,14 @@ pub fn remove(root: &[u8], name: &[u8]) -> Res<()> {
             None => {}
         }
     }
+    let (mine, others): (&[(S, S)], &[S]) = (mine.leak(), others.leak());
     let arch = archive(root, name);
     if arch.is_none() && mine.is_empty() {
         return Err(not_found(root, name));
     }
-    let layers = names(dir);
+    let layers: &[S] = names(dir).leak();
     let on = |id: &[u8], d: &[u8]| target(cat(&[dir, id, b"/image"])).is_some_and(|t| t == d);
-    for id in &layers {
+    for &id in layers {
         let busy = sys::open(cat(&[dir, id, b"/lock"]), sys::O_RDONLY, 0)
             .is_ok_and(|f| sys::flock(f.raw(), LOCK_EX_NB).is_err());
         if busy && mine.iter().any(|m| on(id, m.0)) {
@@ -350,10 +352,10 @@ pub fn remove(root: &[u8], name: &[u8]) -> Res<()> {
     if let Some((p, _)) = arch {
         sys::unlink(p).ctx(p)?;
     }
-    for (d, l) in &mine {
+    for &(d, l) in mine {
         let _ = sys::unlink(l);
-        if rt::index_of(&others, d).is_none() {
-            for id in &layers {
+        if rt::index_of(others, d).is_none() {
+            for &id in layers {
                 if on(id, d) {
                     let _ = tar::remove_tree(cat(&[dir, id]));
                 }
