@@ -148,11 +148,15 @@ pub fn unpack(root: &[u8], name: &[u8], path: &[u8]) -> Res<(S, bool)> {
     sys::mkdir(tmp, 0o755).ctx(tmp)?;
     let tty = sys::isatty(2);
     let label = cat(&[b"thinbox: unpacking ", name]);
-    let mut s = Stream::new(fd.raw(), tty.then_some((label, st.st_size as u64)));
+    // Leaked, as extract's buffers are: no return has to drop it.
+    let s = alloc::boxed::Box::leak(Stream::new(
+        fd.raw(),
+        tty.then_some((label, st.st_size as u64)),
+    ));
     let r = if !s.gz && !path.ends_with(b".tar") {
         Err(Error::new(b"not a gzip file", b""))
     } else {
-        tar::extract(&mut s, tmp)
+        tar::extract(s, tmp)
     };
     if tty {
         rt::err(b"\n");

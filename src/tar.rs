@@ -227,11 +227,13 @@ fn create<'a>(
 pub fn extract(s: &mut Stream, dest: &[u8]) -> Res<()> {
     let root = sys::open(dest, DIR, 0).map_err(|e| Error::sys(dest, e))?;
     let root = root.raw();
-    let mut buf: Vec<u8> = alloc::vec![0u8; 1 << 16];
+    // Never dropped, like the names (the arena frees only its newest
+    // block, which these soon are not): no return has to drop them.
+    let mut buf = core::mem::ManuallyDrop::new(alloc::vec![0u8; 1 << 16]);
     let mut h = [0u8; 512];
     let (mut path, mut link): (Option<S>, Option<S>) = (None, None);
     let mut over = [None; 7];
-    let mut dirs: Vec<(S, u64)> = Vec::new();
+    let mut dirs = core::mem::ManuallyDrop::new(Vec::<(S, u64)>::new());
     let mut first = true;
     loop {
         read_exact(s, &mut h)?;
