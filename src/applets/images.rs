@@ -12,7 +12,7 @@ pub fn main(args: &[S]) -> i32 {
     };
     let mut b = Buf::new();
     b.s(b"NAME                          SIZE      UNPACKED\n");
-    for f in image::names(cat(&[root, b"/images"])) {
+    for &f in image::names(cat(&[root, b"/images"])).leak().iter() {
         let Some(name) = image::EXTS.iter().rev().find_map(|e| f.strip_suffix(*e)) else {
             continue;
         };
@@ -27,9 +27,9 @@ pub fn main(args: &[S]) -> i32 {
         super::ps::human(&mut size, n, &super::ps::BYTES);
         let done = image::unpacked(root, name, &st).is_some();
         b.pad(name, 30)
-            .pad(size.as_slice(), 10)
+            .pad(size.leak(), 10)
             .s(if done { b"yes\n" } else { b"no\n" });
     }
-    rt::out(b.as_slice());
+    rt::out(b.leak());
     0
 }
