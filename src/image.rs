@@ -27,9 +27,12 @@ pub fn data_root(flag: Option<S>) -> S {
     let r = flag
         .or_else(|| rt::getenv(b"THINBOX_ROOT"))
         .unwrap_or(DEFAULT_ROOT);
+    if r.first() == Some(&b'/') {
+        return r;
+    }
     let mut buf = [0u8; 4096];
     match sys::getcwd(&mut buf) {
-        Ok(cwd) if r.first() != Some(&b'/') => cat(&[cwd, b"/", r]),
+        Ok(cwd) => cat(&[cwd, b"/", r]),
         _ => r,
     }
 }
