@@ -27,17 +27,18 @@ const BAD_DIST: u8 = 7;
 const BAD_CRC: u8 = 8;
 const BAD_SIZE: u8 = 9;
 const GARBAGE: u8 = 10;
+/// From BAD_HEADER on, what is wrong with corrupt data.
 const MSGS: [&[u8]; 10] = [
     b"truncated gzip data",
     b"not a gzip file",
     b"read error",
-    b"corrupt gzip data: bad header",
-    b"corrupt gzip data: bad block",
-    b"corrupt gzip data: bad Huffman codes",
-    b"corrupt gzip data: distance too far back",
-    b"corrupt gzip data: CRC mismatch",
-    b"corrupt gzip data: length mismatch",
-    b"corrupt gzip data: trailing garbage",
+    b"bad header",
+    b"bad block",
+    b"bad Huffman codes",
+    b"distance too far back",
+    b"CRC mismatch",
+    b"length mismatch",
+    b"trailing garbage",
 ];
 
 // Decoder states.
@@ -439,7 +440,14 @@ impl Stream {
         }
         match self.err {
             0 => Ok(n),
-            e => Err(Error::new(MSGS[e as usize - 1], b"")),
+            e => {
+                let m = MSGS[e as usize - 1];
+                Err(if e < BAD_HEADER {
+                    Error::new(m, b"")
+                } else {
+                    Error::new(b"corrupt gzip data", m)
+                })
+            }
         }
     }
 
