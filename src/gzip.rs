@@ -27,19 +27,10 @@ const BAD_DIST: u8 = 7;
 const BAD_CRC: u8 = 8;
 const BAD_SIZE: u8 = 9;
 const GARBAGE: u8 = 10;
-/// From BAD_HEADER on, what is wrong with corrupt data.
-const MSGS: [&[u8]; 10] = [
-    b"truncated gzip data",
-    b"not a gzip file",
-    b"read error",
-    b"bad header",
-    b"bad block",
-    b"bad Huffman codes",
-    b"distance too far back",
-    b"CRC mismatch",
-    b"length mismatch",
-    b"trailing garbage",
-];
+/// By code, '|'-separated; from BAD_HEADER on, what is wrong with
+/// corrupt data.
+const MSGS: &[u8] = b"truncated gzip data|not a gzip file|read error|bad header|bad block|\
+bad Huffman codes|distance too far back|CRC mismatch|length mismatch|trailing garbage";
 
 // Decoder states.
 const HEADER: u8 = 0;
@@ -441,7 +432,10 @@ impl Stream {
         match self.err {
             0 => Ok(n),
             e => {
-                let m = MSGS[e as usize - 1];
+                let m = MSGS
+                    .split(|&c| c == b'|')
+                    .nth(e as usize - 1)
+                    .unwrap_or_default();
                 Err(if e < BAD_HEADER {
                     Error::new(m, b"")
                 } else {
@@ -668,6 +662,31 @@ mod tests {
         let (out, _) = gunzip("speed", &z).unwrap();
         eprintln!("{} -> {} bytes in {:?}", z.len(), out.len(), t.elapsed());
         assert!(out == data);
+    }
+
+    #[test]
+    fn every_message() {
+        let p = tmpfile("msgs", b"");
+        let f = std::fs::File::open(&p).unwrap();
+        use std::os::fd::AsRawFd;
+        let mut s = Stream::new(f.as_raw_fd(), None);
+        let want = [
+            "truncated gzip data",
+            "not a gzip file",
+            "read error",
+            "corrupt gzip data: bad header",
+            "corrupt gzip data: bad block",
+            "corrupt gzip data: bad Huffman codes",
+            "corrupt gzip data: distance too far back",
+            "corrupt gzip data: CRC mismatch",
+            "corrupt gzip data: length mismatch",
+            "corrupt gzip data: trailing garbage",
+        ];
+        for (code, want) in (1..).zip(want) {
+            s.err = code;
+            assert_eq!(msg(&s.read(&mut [0u8; 4]).err().unwrap()), want);
+        }
+        std::fs::remove_file(&p).unwrap();
     }
 
     #[test]
