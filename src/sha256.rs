@@ -55,11 +55,7 @@ impl Sha256 {
             self.update(&[0]);
         }
         self.update(&bits.to_be_bytes());
-        let mut d = [0u8; 32];
-        for (o, h) in d.chunks_exact_mut(4).zip(self.h) {
-            o.copy_from_slice(&h.to_be_bytes());
-        }
-        d
+        core::array::from_fn(|i| (self.h[i / 4] >> (24 - 8 * (i % 4))) as u8)
     }
 
     fn block(&mut self) {
