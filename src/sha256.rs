@@ -90,8 +90,8 @@ impl Sha256 {
                 .wrapping_add((a & b) ^ (a & c) ^ (b & c));
             s = [t1.wrapping_add(t2), a, b, c, d.wrapping_add(t1), e, f, g];
         }
-        for (h, x) in self.h.iter_mut().zip(s) {
-            *h = h.wrapping_add(x);
+        for i in 0..8 {
+            self.h[i] = self.h[i].wrapping_add(s[i]);
         }
     }
 }
