@@ -588,7 +588,14 @@ mod tests {
         let f = sys::open(b(&layer.join("lock")), sys::O_RDWR, 0)
             .ok()
             .unwrap();
-        sys::flock(f.raw(), LOCK_EX_NB).ok().unwrap();
+        // Parallel tests fork and exec (the seccomp oracle): a child between
+        // the two still shares prepare's lock for a moment.
+        let mut tries = 0;
+        while sys::flock(f.raw(), LOCK_EX_NB).is_err() {
+            tries += 1;
+            assert!(tries < 500, "the layer lock was never released");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         assert_eq!(
             msg(prepare(root, b"a", b"c1", false).err().unwrap()),
             "name c1: is already in use; pick another --name"
