@@ -2,6 +2,7 @@
 //! cgroup.freeze (v2) or freezer.state (v1).
 
 use super::fail;
+use crate::cgroup;
 use crate::container;
 use crate::rt::{self, Ctx, Error, Res, S, cat};
 use crate::state;
@@ -39,25 +40,34 @@ fn set(id: &[u8], freeze: bool) -> Res<()> {
     }
     let cg =
         container::cgroup_of(&st).ok_or_else(|| container::err(id, b"has no cgroup to freeze"))?;
-    if cg.v1.is_empty() {
-        let f = cat(&[cg.path, b"/cgroup.freeze"]);
-        rt::write_file(f, if freeze { b"1" } else { b"0" }).ctx(f)?;
-        // Frozen only once cgroup.events says so.
-        for _ in 0..1000 {
-            let ev = rt::read_file(cat(&[cg.path, b"/cgroup.events"])).unwrap_or_default();
-            let frozen = ev.windows(8).any(|w| w == b"frozen 1");
-            if frozen == freeze {
-                return Ok(());
-            }
-            sys::sleep_ms(1);
-        }
-        return Err(container::err(id, b"did not freeze in time"));
+    let v2 = cg.v1.is_empty();
+    let (f, v): (S, &[u8]) = if v2 {
+        (
+            cat(&[cg.path, b"/cgroup.freeze"]),
+            if freeze { b"1" } else { b"0" },
+        )
+    } else {
+        let dir = cg
+            .v1
+            .iter()
+            .find(|d| d.starts_with(b"/sys/fs/cgroup/freezer/"))
+            .ok_or_else(|| Error::new(b"freezer", b"the v1 freezer controller is not mounted"))?;
+        (
+            cat(&[dir, b"/freezer.state"]),
+            if freeze { b"FROZEN" } else { b"THAWED" },
+        )
+    };
+    rt::write_file(f, v).ctx(f)?;
+    if !v2 {
+        return Ok(());
     }
-    let dir = cg
-        .v1
-        .iter()
-        .find(|d| d.starts_with(b"/sys/fs/cgroup/freezer/"))
-        .ok_or_else(|| Error::new(b"freezer", b"the v1 freezer controller is not mounted"))?;
-    let f = cat(&[dir, b"/freezer.state"]);
-    rt::write_file(f, if freeze { b"FROZEN" } else { b"THAWED" }).ctx(f)
+    // Frozen only once cgroup.events says so.
+    for _ in 0..1000 {
+        let frozen = cgroup::read_key(cg.path, b"cgroup.events", b"frozen") == Some(1);
+        if frozen == freeze {
+            return Ok(());
+        }
+        sys::sleep_ms(1);
+    }
+    Err(container::err(id, b"did not freeze in time"))
 }
