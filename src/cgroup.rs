@@ -561,21 +561,24 @@ pub fn device_prog(rules: &[crate::spec::DevRule]) -> Vec<u64> {
         insn(LDXW, 6, 1, 8, 0),  // minor
     ];
     for d in rules.iter().rev() {
-        let mut block: Vec<(u8, u8, i32)> = Vec::new();
-        match d.kind {
-            b'b' => block.push((JNEK, 3, 1)),
-            b'c' => block.push((JNEK, 3, 2)),
-            _ => {}
-        }
-        if d.major >= 0 {
-            block.push((JNEK, 5, d.major as i32));
-        }
-        if d.minor >= 0 {
-            block.push((JNEK, 6, d.minor as i32));
-        }
-        let n = block.len() + 4; // + access test (3) and the verdict (2) - 1
-        for (i, (code, reg, imm)) in block.iter().enumerate() {
-            p.push(insn(*code, *reg, 0, (n - i) as i16, *imm));
+        // Tests of type (block 1, char 2), major and minor, where the rule
+        // names one; a failed test skips to the next rule.
+        let tests = [
+            (
+                matches!(d.kind, b'b' | b'c'),
+                3,
+                1 + (d.kind == b'c') as i32,
+            ),
+            (d.major >= 0, 5, d.major as i32),
+            (d.minor >= 0, 6, d.minor as i32),
+        ];
+        // + access test (3) and the verdict (2) - 1
+        let mut skip = tests.iter().filter(|t| t.0).count() as i16 + 4;
+        for (on, reg, imm) in tests {
+            if on {
+                p.push(insn(JNEK, reg, 0, skip, imm));
+                skip -= 1;
+            }
         }
         // Matches only if every requested access is in the rule.
         p.push(insn(MOV, 7, 4, 0, 0));
