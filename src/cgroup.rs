@@ -274,22 +274,23 @@ impl Cgroup {
     pub fn place(&self, pid: i32) -> Res<()> {
         let mut b = Buf::new();
         b.u(pid as u64);
-        let one = |d: &[u8]| {
+        self.each().iter().try_for_each(|d| {
             rt::write_file(file(d, b"cgroup.procs"), b.as_slice())
                 .ctx(cat(&[b"joining cgroup ", d]))
-        };
-        if self.v1.is_empty() {
-            return one(self.path);
-        }
-        self.v1.iter().try_for_each(|d| one(d))
+        })
     }
 
     /// Every directory: the v2 one, or one per v1 hierarchy.
     pub fn dirs(&self) -> Vec<S> {
+        self.each().to_vec()
+    }
+
+    /// `dirs` without a copy.
+    fn each(&self) -> &[S] {
         if self.v1.is_empty() {
-            alloc::vec![self.path]
+            core::slice::from_ref(&self.path)
         } else {
-            self.v1.clone()
+            &self.v1
         }
     }
 }
@@ -470,7 +471,7 @@ impl Cgroup {
 
     /// Kills whatever is left and removes the directories.
     pub fn remove(&self) {
-        for d in self.dirs() {
+        for d in self.each() {
             remove_dir(d);
         }
     }
