@@ -44,36 +44,34 @@ pub fn is_cgroup2(path: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-/// The controllers the requested limits need.
-pub fn needed(r: &Resources) -> Vec<&'static [u8]> {
-    let mut v: Vec<&'static [u8]> = Vec::new();
-    if r.memory.is_some() || r.memory_low.is_some() || r.swap.is_some() {
-        v.push(b"memory");
-    }
-    if r.cpu_quota.is_some() || r.cpu_period.is_some() || r.cpu_weight.is_some() {
-        v.push(b"cpu");
-    }
-    if r.cpuset_cpus.is_some() || r.cpuset_mems.is_some() {
-        v.push(b"cpuset");
-    }
-    if r.pids.is_some() {
-        v.push(b"pids");
-    }
-    if r.io_weight.is_some() {
-        v.push(b"io");
-    }
-    for (f, _) in &r.files {
-        let ctrl = &f[..f.iter().position(|&c| c == b'.').unwrap_or(f.len())];
-        const KNOWN: [&[u8]; 8] = [
-            b"memory", b"cpu", b"cpuset", b"pids", b"io", b"hugetlb", b"rdma", b"misc",
-        ];
-        if let Some(k) = KNOWN.iter().find(|k| **k == ctrl)
-            && !v.contains(k)
-        {
-            v.push(k);
-        }
-    }
-    v
+/// Controllers limits can need: the first five have fields in Resources.
+const CTRLS: [&[u8]; 8] = [
+    b"memory", b"cpu", b"cpuset", b"pids", b"io", b"hugetlb", b"rdma", b"misc",
+];
+
+/// The controllers the requested limits need, each once: those of the
+/// fields in CTRLS order, then those of `files` as they come.
+pub fn needed(r: &Resources) -> impl Iterator<Item = &'static [u8]> + '_ {
+    let fields = [
+        r.memory.is_some() || r.memory_low.is_some() || r.swap.is_some(),
+        r.cpu_quota.is_some() || r.cpu_period.is_some() || r.cpu_weight.is_some(),
+        r.cpuset_cpus.is_some() || r.cpuset_mems.is_some(),
+        r.pids.is_some(),
+        r.io_weight.is_some(),
+    ];
+    let mut seen = 0u32;
+    (0..5)
+        .filter(move |&i| fields[i])
+        .chain(r.files.iter().filter_map(|(f, _)| {
+            let ctrl = &f[..f.iter().position(|&c| c == b'.').unwrap_or(f.len())];
+            CTRLS.iter().position(|k| *k == ctrl)
+        }))
+        .filter(move |&i| {
+            let new = seen & 1 << i == 0;
+            seen |= 1 << i;
+            new
+        })
+        .map(|i| CTRLS[i])
 }
 
 /// Makes `ctrl` available to children of `dir`, enabling it upwards as
@@ -518,6 +516,7 @@ mod tests {
     #[test]
     fn controllers_needed() {
         let mut r = Resources::default();
+        let needed = |r: &Resources| needed(r).collect::<Vec<_>>();
         assert!(needed(&r).is_empty());
         r.memory = Some(1 << 20);
         r.pids = Some(8);
