@@ -137,16 +137,14 @@ pub fn create(path: S, r: &Resources) -> Res<Cgroup> {
             .hint(b"mount it (mount -t cgroup2 none /sys/fs/cgroup) or pass --cgroup-root DIR on a cgroup2 mount"));
     }
     let made_root = match sys::mkdir(root, 0o755) {
-        Ok(_) => true,
-        Err(sys::EEXIST) => false,
-        Err(sys::ENOENT) => {
-            crate::rootfs::mkdir_all(root, 0o755).ctx(cat(&[b"creating cgroup ", root]))?;
-            false
-        }
-        Err(e) => return Err(Error::sys(cat(&[b"creating cgroup ", root]), e)),
-    };
-    let mroot = mount_root(root);
+        Ok(_) => Ok(true),
+        Err(sys::EEXIST) => Ok(false),
+        Err(sys::ENOENT) => crate::rootfs::mkdir_all(root, 0o755).map(|_| false),
+        Err(e) => Err(e),
+    }
+    .map_err(|e| mkdir_err(root, e))?;
     let result = (|| {
+        let mroot = mount_root(root);
         for ctrl in needed(r) {
             enable(root, ctrl, mroot)?;
         }
@@ -162,31 +160,25 @@ pub fn create(path: S, r: &Resources) -> Res<Cgroup> {
                 return Err(Error::new(cat(&[b"cgroup ", path]), b"already exists")
                     .hint(b"another container uses this name; pick another --name"));
             }
-            Err(e) => return Err(Error::sys(cat(&[b"creating cgroup ", path]), e)),
+            Err(e) => return Err(mkdir_err(path, e)),
         }
-        let cg = Cgroup {
-            path,
-            fd: None,
-            v1: Vec::new(),
-        };
-        if let Err(e) = write_limits(path, r) {
-            cg.remove();
-            return Err(e);
-        }
-        Ok(cg)
+        write_limits(path, r).inspect_err(|_| remove_dir(path))
     })();
-    match result {
-        Ok(mut cg) => {
-            cg.fd = sys::open(path, sys::O_RDONLY | sys::O_DIRECTORY, 0).ok();
-            Ok(cg)
+    if let Err(e) = result {
+        if made_root {
+            let _ = sys::rmdir(root);
         }
-        Err(e) => {
-            if made_root {
-                let _ = sys::rmdir(root);
-            }
-            Err(e)
-        }
+        return Err(e);
     }
+    Ok(Cgroup {
+        path,
+        fd: sys::open(path, sys::O_RDONLY | sys::O_DIRECTORY, 0).ok(),
+        v1: Vec::new(),
+    })
+}
+
+fn mkdir_err(dir: &[u8], e: sys::Errno) -> Error {
+    Error::sys(cat(&[b"creating cgroup ", dir]), e)
 }
 
 fn num_or_max(b: &mut Buf, v: i64) {
@@ -436,7 +428,7 @@ fn mkdir_v1(dir: &[u8], mount_len: usize, cpuset: bool) -> Res<()> {
     mkdir_v1(parent(dir), mount_len, cpuset)?;
     match sys::mkdir(dir, 0o755) {
         Ok(_) | Err(sys::EEXIST) => {}
-        Err(e) => return Err(Error::sys(cat(&[b"creating cgroup ", dir]), e)),
+        Err(e) => return Err(mkdir_err(dir, e)),
     }
     if cpuset {
         for f in [&b"cpuset.cpus"[..], b"cpuset.mems"] {
