@@ -38,6 +38,11 @@ fn has_word(list: &[u8], word: &[u8]) -> bool {
         .any(|w| w == word)
 }
 
+/// Whether the list in file `dir/name` (unreadable is empty) has `word`.
+fn listed(dir: &[u8], name: &[u8], word: &[u8]) -> bool {
+    has_word(&rt::read_file(file(dir, name)).unwrap_or_default(), word)
+}
+
 pub fn is_cgroup2(path: &[u8]) -> bool {
     sys::statfs_magic(path)
         .map(|m| m == CGROUP2_MAGIC)
@@ -77,20 +82,17 @@ pub fn needed(r: &Resources) -> impl Iterator<Item = &'static [u8]> + '_ {
 /// Makes `ctrl` available to children of `dir`, enabling it upwards as
 /// far as the mount root if needed.
 fn enable(dir: &[u8], ctrl: &[u8], mount_root: &[u8]) -> Res<()> {
-    let sub = rt::read_file(file(dir, b"cgroup.subtree_control")).unwrap_or_default();
-    if has_word(&sub, ctrl) {
+    if listed(dir, b"cgroup.subtree_control", ctrl) {
         return Ok(());
     }
-    let avail = rt::read_file(file(dir, b"cgroup.controllers")).unwrap_or_default();
-    if !has_word(&avail, ctrl) {
-        if dir == mount_root || dir.len() <= mount_root.len() {
+    if !listed(dir, b"cgroup.controllers", ctrl) {
+        // Not past the mount root (which is as long only if it is dir).
+        if dir.len() <= mount_root.len() {
             return Err(missing(ctrl, dir));
         }
         enable(parent(dir), ctrl, mount_root)?;
     }
-    let mut w = Buf::new();
-    w.c(b'+').s(ctrl);
-    rt::write_file(file(dir, b"cgroup.subtree_control"), w.as_slice()).map_err(|e| {
+    rt::write_file(file(dir, b"cgroup.subtree_control"), cat(&[b"+", ctrl])).map_err(|e| {
         if e == sys::ENOENT || e == sys::EINVAL {
             missing(ctrl, dir)
         } else {
