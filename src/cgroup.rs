@@ -277,6 +277,16 @@ impl Cgroup {
         self.each().to_vec()
     }
 
+    /// The directory in v1 hierarchy `ctrl`.
+    pub fn v1_dir(&self, ctrl: &[u8]) -> Res<S> {
+        let mnt = cat(&[b"/sys/fs/cgroup/", ctrl, b"/"]);
+        self.v1
+            .iter()
+            .find(|d| d.starts_with(mnt))
+            .copied()
+            .ok_or_else(|| missing(ctrl, b"/sys/fs/cgroup"))
+    }
+
     /// `dirs` without a copy.
     fn each(&self) -> &[S] {
         if self.v1.is_empty() {
@@ -365,19 +375,10 @@ pub fn create_oci(spec: Option<S>, id: &[u8], r: &Resources) -> Res<Option<Cgrou
         cg.path = cg.v1[0];
         for (f, v) in &r.v1 {
             let ctrl = &f[..f.iter().position(|&c| c == b'.').unwrap_or(f.len())];
-            let dir = cg
-                .v1
-                .iter()
-                .find(|d| d.starts_with(cat(&[b"/sys/fs/cgroup/", ctrl, b"/"])))
-                .ok_or_else(|| missing(ctrl, b"/sys/fs/cgroup"))?;
-            put(dir, &f[..], v)?;
+            put(cg.v1_dir(ctrl)?, f, v)?;
         }
         if !r.devices.is_empty() {
-            let dir = cg
-                .v1
-                .iter()
-                .find(|d| d.starts_with(b"/sys/fs/cgroup/devices/"))
-                .ok_or_else(|| missing(b"devices", b"/sys/fs/cgroup"))?;
+            let dir = cg.v1_dir(b"devices")?;
             for d in &r.devices {
                 let name: &[u8] = if d.allow {
                     b"devices.allow"

@@ -48,10 +48,8 @@ fn set(id: &[u8], freeze: bool) -> Res<()> {
         )
     } else {
         let dir = cg
-            .v1
-            .iter()
-            .find(|d| d.starts_with(b"/sys/fs/cgroup/freezer/"))
-            .ok_or_else(|| Error::new(b"freezer", b"the v1 freezer controller is not mounted"))?;
+            .v1_dir(b"freezer")
+            .map_err(|_| Error::new(b"freezer", b"the v1 freezer controller is not mounted"))?;
         (
             cat(&[dir, b"/freezer.state"]),
             if freeze { b"FROZEN" } else { b"THAWED" },
