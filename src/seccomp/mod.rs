@@ -191,9 +191,9 @@ impl At<'_> {
         };
         let s = self.str(o, key);
         let name = s.strip_prefix(b"SCMP_ACT_").unwrap_or(b"");
-        match ACTIONS.iter().find(|a| a.0 == name) {
-            Some(&(_, act)) if act == bpf::RET_ERRNO || act == bpf::RET_TRACE => act | errno,
-            Some(&(_, act)) => act,
+        match rt::pick(ACTION_NAMES, name).map(|i| ACTIONS[i]) {
+            Some(act) if act == bpf::RET_ERRNO || act == bpf::RET_TRACE => act | errno,
+            Some(act) => act,
             None => {
                 if s.is_empty() {
                     self.err(key, b"missing; use an action such as SCMP_ACT_ERRNO");
@@ -220,26 +220,26 @@ impl At<'_> {
 
 /// Action names after "SCMP_ACT_", and their SECCOMP_RET_* values; ERRNO
 /// and TRACE take the errno.
-const ACTIONS: [(&[u8], u32); 8] = [
-    (b"ALLOW", bpf::RET_ALLOW),
-    (b"ERRNO", bpf::RET_ERRNO),
-    (b"KILL", bpf::RET_KILL_THREAD),
-    (b"KILL_THREAD", bpf::RET_KILL_THREAD),
-    (b"KILL_PROCESS", bpf::RET_KILL_PROCESS),
-    (b"TRAP", bpf::RET_TRAP),
-    (b"TRACE", bpf::RET_TRACE),
-    (b"LOG", bpf::RET_LOG),
+const ACTION_NAMES: &[u8] = b"ALLOW ERRNO KILL KILL_THREAD KILL_PROCESS TRAP TRACE LOG";
+const ACTIONS: [u32; 8] = [
+    bpf::RET_ALLOW,
+    bpf::RET_ERRNO,
+    bpf::RET_KILL_THREAD,
+    bpf::RET_KILL_THREAD,
+    bpf::RET_KILL_PROCESS,
+    bpf::RET_TRAP,
+    bpf::RET_TRACE,
+    bpf::RET_LOG,
 ];
 
 /// Comparison names after "SCMP_CMP_", in bpf's op order (NE = 1).
-const OPS: [&[u8]; 7] = [b"NE", b"LT", b"LE", b"EQ", b"GE", b"GT", b"MASKED_EQ"];
+const OPS: &[u8] = b"NE LT LE EQ GE GT MASKED_EQ";
 
 /// SECCOMP_FILTER_FLAG_* names after the prefix, and their bits.
-const FLAGS: [(&[u8], u32); 4] = [
-    (b"TSYNC", 0), // single-threaded at exec: nothing to sync
-    (b"LOG", 2),
-    (b"SPEC_ALLOW", 4),
-    (b"WAIT_KILLABLE_RECV", 32),
+const FLAG_NAMES: &[u8] = b"TSYNC LOG SPEC_ALLOW WAIT_KILLABLE_RECV";
+const FLAGS: [u32; 4] = [
+    0, // TSYNC: single-threaded at exec, nothing to sync
+    2, 4, 32,
 ];
 
 /// The capabilities named in `list`; bit 63 stands for unknown names, so
@@ -291,8 +291,8 @@ pub fn from_json_in(g: &Group, j: &Json, caps: u64, root: &[u8]) -> Res<Filter> 
     for f in at.arr(j, b"flags") {
         let s = f.as_str().unwrap_or(b"");
         let name = s.strip_prefix(b"SECCOMP_FILTER_FLAG_").unwrap_or(b"");
-        match FLAGS.iter().find(|x| x.0 == name) {
-            Some(&(_, bit)) => flags |= bit,
+        match rt::pick(FLAG_NAMES, name) {
+            Some(i) => flags |= FLAGS[i],
             None => at.bad(
                 b"flags",
                 b"unknown flag",
@@ -329,7 +329,7 @@ pub fn from_json_in(g: &Group, j: &Json, caps: u64, root: &[u8]) -> Res<Filter> 
             let o = at.str(a, b"op");
             let op = o
                 .strip_prefix(b"SCMP_CMP_")
-                .and_then(|o| OPS.iter().position(|x| *x == o))
+                .and_then(|o| rt::pick(OPS, o))
                 .unwrap_or_else(|| {
                     at.bad(
                         b"op",
