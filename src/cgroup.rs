@@ -298,20 +298,8 @@ impl Cgroup {
 }
 
 /// v1 hierarchies thinbox joins, where mounted.
-const V1: [&[u8]; 12] = [
-    b"cpu",
-    b"cpuacct",
-    b"cpuset",
-    b"memory",
-    b"pids",
-    b"devices",
-    b"blkio",
-    b"hugetlb",
-    b"net_cls",
-    b"net_prio",
-    b"freezer",
-    b"perf_event",
-];
+const V1: &[u8] =
+    b"cpu cpuacct cpuset memory pids devices blkio hugetlb net_cls net_prio freezer perf_event";
 
 /// This process's own cgroup in hierarchy `ctrl` ("" for v2), from
 /// /proc/self/cgroup.
@@ -363,7 +351,7 @@ pub fn create_oci(spec: Option<S>, id: &[u8], r: &Resources) -> Res<Option<Cgrou
         v1: Vec::new(),
     };
     let res = (|| {
-        for ctrl in V1 {
+        for ctrl in rt::split(V1, b' ') {
             let mnt = cat(&[b"/sys/fs/cgroup/", ctrl]);
             if sys::stat(mnt).is_err() {
                 continue;
