@@ -50,9 +50,7 @@ pub fn is_cgroup2(path: &[u8]) -> bool {
 }
 
 /// Controllers limits can need: the first five have fields in Resources.
-const CTRLS: [&[u8]; 8] = [
-    b"memory", b"cpu", b"cpuset", b"pids", b"io", b"hugetlb", b"rdma", b"misc",
-];
+const CTRLS: &[u8] = b"memory cpu cpuset pids io hugetlb rdma misc";
 
 /// The controllers the requested limits need, each once: those of the
 /// fields in CTRLS order, then those of `files` as they come.
@@ -69,14 +67,14 @@ pub fn needed(r: &Resources) -> impl Iterator<Item = &'static [u8]> + '_ {
         .filter(move |&i| fields[i])
         .chain(r.files.iter().filter_map(|(f, _)| {
             let ctrl = &f[..f.iter().position(|&c| c == b'.').unwrap_or(f.len())];
-            CTRLS.iter().position(|k| *k == ctrl)
+            rt::pick(CTRLS, ctrl)
         }))
         .filter(move |&i| {
             let new = seen & 1 << i == 0;
             seen |= 1 << i;
             new
         })
-        .map(|i| CTRLS[i])
+        .filter_map(|i| rt::split(CTRLS, b' ').nth(i))
 }
 
 /// Makes `ctrl` available to children of `dir`, enabling it upwards as
