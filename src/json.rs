@@ -111,17 +111,20 @@ impl P {
                 let mut members = Vec::new();
                 if !self.eat(close) {
                     loop {
+                        let mut key = None;
                         if obj {
                             if self.ws() != b'"' {
                                 return Err(self.err(b"expected a string key"));
                             }
-                            let k = self.string()?;
+                            key = Some(self.string()?);
                             if !self.eat(b':') {
                                 return Err(self.err(b"expected ':'"));
                             }
-                            members.push((k, self.value(depth + 1)?));
-                        } else {
-                            arr.push(self.value(depth + 1)?);
+                        }
+                        let v = self.value(depth + 1)?;
+                        match key {
+                            Some(k) => members.push((k, v)),
+                            None => arr.push(v),
                         }
                         if self.eat(close) {
                             break;
