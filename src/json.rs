@@ -202,9 +202,13 @@ impl P {
                         }
                         cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                     }
-                    let mut t = [0u8; 4];
-                    let ch = char::from_u32(cp).unwrap_or('\u{fffd}');
-                    v.extend_from_slice(ch.encode_utf8(&mut t).as_bytes());
+                    // UTF-8 of a scalar value (surrogates were paired or
+                    // refused): a lead byte, then n - 1 of 6 bits each.
+                    let n = 1 + (cp >= 0x80) as u32 + (cp >= 0x800) as u32 + (cp >= 0x10000) as u32;
+                    v.push([0, 0, 0xc0, 0xe0, 0xf0][n as usize] | (cp >> (6 * (n - 1))) as u8);
+                    for k in (0..n - 1).rev() {
+                        v.push(0x80 | (cp >> (6 * k)) as u8 & 0x3f);
+                    }
                     continue;
                 }
                 _ => {
