@@ -103,16 +103,19 @@ fn enable(dir: &[u8], ctrl: &[u8], mount_root: &[u8]) -> Res<()> {
 }
 
 fn missing(ctrl: &[u8], dir: &[u8]) -> Error {
-    Error::new(
-        cat(&[b"cgroup controller '", ctrl, b"' is not available in ", dir]),
-        b"",
+    Error::with(
+        cat(&[
+            b"cgroup controller '",
+            ctrl,
+            b"' is not available in ",
+            dir,
+            b"; enable it on the kernel command line (cgroup_enable=",
+            ctrl,
+            b")",
+            if ctrl == b"memory" { PI_HINT } else { b"" },
+        ]),
+        125,
     )
-    .hint(cat(&[
-        b"enable it on the kernel command line (cgroup_enable=",
-        ctrl,
-        b")",
-        if ctrl == b"memory" { PI_HINT } else { b"" },
-    ]))
 }
 
 /// Finds where the cgroup2 filesystem holding `dir` is mounted.
