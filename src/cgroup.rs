@@ -307,13 +307,19 @@ const V1: &[u8] =
 fn own(ctrl: &[u8]) -> S {
     let data = rt::read_file(b"/proc/self/cgroup").unwrap_or_default();
     for line in data.split(|&c| c == b'\n') {
-        let mut f = line.splitn(3, |&c| c == b':');
-        let (_, ctrls, path) = (f.next(), f.next().unwrap_or(b""), f.next().unwrap_or(b""));
+        // "ID:CTRLS:PATH"; missing fields are empty.
+        let (ctrls, path) = cut(cut(line, b':').1, b':');
         if ctrls.split(|&c| c == b',').any(|c| c == ctrl) {
             return cat(&[if path == b"/" { b"" } else { path }]);
         }
     }
     b""
+}
+
+/// `s` before and after its first `sep` (all and nothing without one).
+fn cut(s: &[u8], sep: u8) -> (&[u8], &[u8]) {
+    let i = s.iter().position(|&c| c == sep).unwrap_or(s.len());
+    (&s[..i], s.get(i + 1..).unwrap_or(b""))
 }
 
 /// The cgroup of an OCI container: cgroupsPath (absolute from the mount,
