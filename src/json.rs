@@ -67,18 +67,20 @@ impl P {
 
     fn value(&mut self, depth: u32) -> Res<Json> {
         let c = self.ws();
-        let rest = &self.s[self.i..];
-        for (n, lit) in [&b"null"[..], b"true", b"false"].into_iter().enumerate() {
-            if rest.starts_with(lit) {
+        let lit: &[u8] = match c {
+            b'n' => b"null",
+            b't' => b"true",
+            _ => b"false",
+        };
+        match c {
+            b'n' | b't' | b'f' if self.s[self.i..].starts_with(lit) => {
                 self.i += lit.len();
-                return Ok(if n == 0 {
+                Ok(if c == b'n' {
                     Json::Null
                 } else {
-                    Json::Bool(n == 1)
-                });
+                    Json::Bool(c == b't')
+                })
             }
-        }
-        match c {
             b'"' => Ok(Json::Str(self.string()?)),
             b'-' | b'0'..=b'9' => {
                 let start = self.i;
