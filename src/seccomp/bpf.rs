@@ -431,6 +431,14 @@ pub fn uv(p: &mut &[u8]) -> u64 {
     n
 }
 
+/// Reads one byte (0xff past the end, which ends every loop).
+#[inline(never)]
+fn byte(p: &mut &[u8]) -> u8 {
+    let (&b, rest) = p.split_first().unwrap_or((&0xff, b""));
+    *p = rest;
+    b
+}
+
 /// One entry of a decoded name table.
 #[derive(Clone, Copy)]
 pub struct Name {
@@ -452,8 +460,7 @@ pub fn names(mut t: &[u8]) -> (Vec<u8>, Vec<Name>) {
         blob.extend_from_within(prev..prev + (h & 0x1f) as usize);
         t = rest;
         loop {
-            let c = t[0];
-            t = &t[1..];
+            let c = byte(&mut t);
             blob.push(c & 0x7f);
             if c & 0x80 != 0 {
                 break;
@@ -471,8 +478,7 @@ pub fn names(mut t: &[u8]) -> (Vec<u8>, Vec<Name>) {
             }
         }
         if h & 0x80 != 0 {
-            e.mux = t[0];
-            t = &t[1..];
+            e.mux = byte(&mut t);
         }
         prev = off;
         out.push(e);
@@ -496,17 +502,16 @@ pub fn load(r: &mut Rules, mut t: &[u8], names: &[Name], caps: u64) {
     let _ = uv(&mut t);
     while !t.is_empty() {
         let act = uv(&mut t) as u32;
-        let g = t[0];
+        let g = byte(&mut t);
         let mut ok = true;
         for i in 0..(g >> 4) + (g & 15) {
-            let has = (caps >> t[1 + i as usize]) & 1 != 0;
+            let has = (caps >> byte(&mut t)) & 1 != 0;
             ok &= has == (i < g >> 4);
         }
-        t = &t[1 + (g >> 4) as usize + (g & 15) as usize..];
         let mut conds: Vec<Cond> = Vec::new();
         for _ in 0..uv(&mut t) {
-            let (arg, op) = (t[0], t[1]);
-            t = &t[2..];
+            let arg = byte(&mut t);
+            let op = byte(&mut t);
             let a = uv(&mut t);
             let b = uv(&mut t);
             conds.push(Cond { arg, op, a, b });
