@@ -40,6 +40,11 @@ impl P {
         Error::new(b.as_slice(), what)
     }
 
+    /// The text from the current position.
+    fn rest(&self) -> &[u8] {
+        self.s.get(self.i..).unwrap_or(b"")
+    }
+
     fn peek(&self) -> u8 {
         self.s.get(self.i).copied().unwrap_or(0)
     }
@@ -73,7 +78,7 @@ impl P {
             _ => b"false",
         };
         match c {
-            b'n' | b't' | b'f' if self.s[self.i..].starts_with(lit) => {
+            b'n' | b't' | b'f' if self.rest().starts_with(lit) => {
                 self.i += lit.len();
                 Ok(if c == b'n' {
                     Json::Null
@@ -193,7 +198,7 @@ impl P {
                         return Err(self.err(b"lone surrogate in \\u escape"));
                     }
                     if (0xD800..0xDC00).contains(&cp) {
-                        let lo = if self.s[self.i..].starts_with(b"\\u") {
+                        let lo = if self.rest().starts_with(b"\\u") {
                             self.i += 2;
                             self.hex4()?
                         } else {
