@@ -239,13 +239,16 @@ impl<'a> Rules<'a> {
     }
 
     fn tree(&self, a: &mut Asm, l: &[Leaf], wide: bool) -> u32 {
-        if l.len() == 1 {
-            return self.leaf(a, &l[0], wide);
+        let (left, right) = l.split_at(l.len() / 2);
+        match (left, right) {
+            ([], [one]) => self.leaf(a, one, wide),
+            (_, [mid, ..]) => {
+                let r = self.tree(a, right, wide);
+                let l = self.tree(a, left, wide);
+                a.jmp(JGE, mid.start, r, l)
+            }
+            _ => 0, // no leaves: never
         }
-        let mid = l.len() / 2;
-        let right = self.tree(a, &l[mid..], wide);
-        let left = self.tree(a, &l[..mid], wide);
-        a.jmp(JGE, l[mid].start, right, left)
     }
 
     fn leaf(&self, a: &mut Asm, l: &Leaf, wide: bool) -> u32 {
@@ -519,8 +522,7 @@ pub fn load(r: &mut Rules, mut t: &[u8], names: &[Name], caps: u64) {
         let mut idx = 0;
         for k in 0..uv(&mut t) {
             idx += uv(&mut t) as usize + (k != 0) as usize;
-            if ok {
-                let n = &names[idx];
+            if let Some(n) = names.get(idx).filter(|_| ok) {
                 r.add(n.nr, n.mux, act, &conds);
             }
         }
