@@ -277,12 +277,11 @@ impl<'a> Rules<'a> {
 
 /// Sorts on the unique keys: small code, n log n.
 fn heapsort(v: &mut [Ent]) {
-    let sift = |v: &mut [Ent], mut i: usize, n: usize| loop {
+    // Sifts v[i] down the heap that is all of `v`.
+    let sift = |v: &mut [Ent], mut i: usize| loop {
         let mut c = 2 * i + 1;
-        if c >= n {
-            return;
-        }
-        if c + 1 < n && v[c + 1].key > v[c].key {
+        let Some(x) = v.get(c) else { return };
+        if v.get(c + 1).is_some_and(|y| y.key > x.key) {
             c += 1;
         }
         if v[i].key >= v[c].key {
@@ -293,11 +292,11 @@ fn heapsort(v: &mut [Ent]) {
     };
     let n = v.len();
     for i in (0..n / 2).rev() {
-        sift(v, i, n);
+        sift(v, i);
     }
     for end in (1..n).rev() {
         v.swap(0, end);
-        sift(v, 0, end);
+        sift(&mut v[..end], 0);
     }
 }
 
