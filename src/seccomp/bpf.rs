@@ -153,13 +153,13 @@ impl<'a> Rules<'a> {
         // Layout: ld arch; jeq native ? N : X; N: native section;
         // X: jeq compat ? C : B; B: ret bad; C: compat section.
         let x = if self.compat {
-            let c = self.section(&mut a, 1, bad);
+            let c = self.section(&mut a, false, bad);
             let b = a.ret(bad);
             a.jmp(JEQ, self.arches.compat, c, b)
         } else {
             a.ret(bad)
         };
-        let n = self.section(&mut a, 0, bad);
+        let n = self.section(&mut a, true, bad);
         a.jmp(JEQ, self.arches.native, n, x);
         a.ins(LD_ABS, 4);
         a.0.reverse();
@@ -172,8 +172,9 @@ impl<'a> Rules<'a> {
         c.op != MASKED_EQ || (if wide { c.a } else { c.a & 0xffff_ffff }) != 0
     }
 
-    fn section(&mut self, a: &mut Asm, s: usize, bad: u32) -> u32 {
-        let wide = s == 0;
+    /// The native (wide) or the compat section.
+    fn section(&mut self, a: &mut Asm, wide: bool, bad: u32) -> u32 {
+        let s = !wide as usize;
         let def = self.default;
         // By number, and in rule order per number (it matters).
         heapsort(&mut self.ents[s]);
@@ -192,13 +193,10 @@ impl<'a> Rules<'a> {
         });
         let ents = &self.ents[s];
         let mut i = 0;
-        while i < ents.len() {
-            let nr = ents[i].nr();
-            let mut j = i;
-            while j < ents.len() && ents[j].nr() == nr {
-                j += 1;
-            }
-            let uncond = ents[i..j].iter().find(|e| {
+        for g in ents.chunk_by(|x, y| x.nr() == y.nr()) {
+            let nr = g.first().map_or(0, Ent::nr);
+            let j = i + g.len();
+            let uncond = g.iter().find(|e| {
                 !self.conds[e.c0 as usize..(e.c0 + e.nc) as usize]
                     .iter()
                     .any(|c| self.live(c, wide))
@@ -229,7 +227,7 @@ impl<'a> Rules<'a> {
         }
         // The tree and the x32 test fall through from the load of nr.
         let t = self.tree(a, &leaves, wide);
-        if s == 0 && self.arches.x32 {
+        if wide && self.arches.x32 {
             // x32 numbers are a bad arch, except -1 (a tracer's skip).
             let b = a.ret(bad);
             let x = a.jmp(JEQ, u32::MAX, t, b);
