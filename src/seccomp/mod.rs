@@ -191,7 +191,7 @@ impl At<'_> {
         };
         let s = self.str(o, key);
         let name = s.strip_prefix(b"SCMP_ACT_").unwrap_or(b"");
-        match rt::pick(ACTION_NAMES, name).map(|i| ACTIONS[i]) {
+        match rt::pick(ACTION_NAMES, name).and_then(|i| ACTIONS.get(i).copied()) {
             Some(act) if act == bpf::RET_ERRNO || act == bpf::RET_TRACE => act | errno,
             Some(act) => act,
             None => {
@@ -291,8 +291,8 @@ pub fn from_json_in(g: &Group, j: &Json, caps: u64, root: &[u8]) -> Res<Filter> 
     for f in at.arr(j, b"flags") {
         let s = f.as_str().unwrap_or(b"");
         let name = s.strip_prefix(b"SECCOMP_FILTER_FLAG_").unwrap_or(b"");
-        match rt::pick(FLAG_NAMES, name) {
-            Some(i) => flags |= FLAGS[i],
+        match rt::pick(FLAG_NAMES, name).and_then(|i| FLAGS.get(i)) {
+            Some(bit) => flags |= bit,
             None => at.bad(
                 b"flags",
                 b"unknown flag",
