@@ -60,10 +60,9 @@ pub fn needed(r: &Resources) -> impl Iterator<Item = &'static [u8]> + '_ {
         r.cpu_quota.is_some() || r.cpu_period.is_some() || r.cpu_weight.is_some(),
         r.cpuset_cpus.is_some() || r.cpuset_mems.is_some(),
         r.pids.is_some(),
-        r.io_weight.is_some(),
     ];
     let mut seen = 0u32;
-    (0..5)
+    (0..4)
         .filter(move |&i| fields[i])
         .chain(r.files.iter().filter_map(|(f, _)| {
             let ctrl = &f[..f.iter().position(|&c| c == b'.').unwrap_or(f.len())];
@@ -250,11 +249,6 @@ pub fn write_limits(dir: &[u8], r: &Resources) -> Res<()> {
         b.0.clear();
         num_or_max(&mut b, v);
         put(dir, b"pids.max", b.as_slice())?;
-    }
-    if let Some(w) = r.io_weight {
-        b.0.clear();
-        b.s(b"default ").u(w);
-        put(dir, b"io.weight", b.as_slice())?;
     }
     for (f, v) in &r.files {
         put(dir, f, v)?;

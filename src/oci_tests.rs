@@ -147,11 +147,10 @@ fn dump(b: &Bundle) -> String {
     );
     let _ = writeln!(
         w,
-        "cpus {:?} mems {:?} pids {:?} io {:?}",
+        "cpus {:?} mems {:?} pids {:?}",
         r.cpuset_cpus.map(s),
         r.cpuset_mems.map(s),
         r.pids,
-        r.io_weight
     );
     for (f, v) in &r.files {
         let _ = writeln!(w, "v2 {} = {}", s(f), s(v));
@@ -411,7 +410,7 @@ fn sweep() {
     }
     assert_eq!(
         format!("{digest:016x}"),
-        "5e4eaba4d4b418b1",
+        "8f6a51ea048a06fb",
         "config.json parsing changed; THINBOX_SWEEP=FILE writes the listing"
     );
 }

@@ -73,7 +73,6 @@ pub struct Resources {
     pub cpuset_cpus: Option<S>,
     pub cpuset_mems: Option<S>,
     pub pids: Option<i64>,
-    pub io_weight: Option<u64>,
     /// Extra (file, value) pairs: io.max lines, hugetlb, unified.
     pub files: Vec<(S, S)>,
     /// The same limits as cgroup v1 (file, value) writes, for OCI.
@@ -108,7 +107,6 @@ impl Resources {
             || self.cpuset_cpus.is_some()
             || self.cpuset_mems.is_some()
             || self.pids.is_some()
-            || self.io_weight.is_some()
             || !self.files.is_empty()
             || !self.v1.is_empty()
     }
