@@ -205,7 +205,10 @@ test_bad_profile() {
         run --rootfs "$R" --name sec$$ --cgroup-root "$CG" --seccomp "$scratch/bad.json" true || return 1
     printf '{"defaultAction":' > "$scratch/trunc.json"
     fails_cleanly 125 "trunc.json: invalid JSON at line 1" run --rootfs "$R" --seccomp "$scratch/trunc.json" true || return 1
-    fails_cleanly 125 "seccomp $scratch/none.json: no such file" run --rootfs "$R" --seccomp "$scratch/none.json" true
+    fails_cleanly 125 "seccomp $scratch/none.json: no such file" run --rootfs "$R" --seccomp "$scratch/none.json" true || return 1
+    # An error about the whole profile names the file once, no empty key.
+    echo '[]' > "$scratch/array.json"
+    fails_cleanly 125 "thinbox: $scratch/array.json: expected an object" run --rootfs "$R" --seccomp "$scratch/array.json" true
 }
 
 # CVE-2019-5736: the container opens /proc/PID/exe of the runtime process

@@ -72,6 +72,11 @@ pub fn for_run(arg: Option<&[u8]>, caps: u64) -> Res<Option<Filter>> {
     from_json_in(&GROUP, &j, caps, cat(&[file, b": "])).map(Some)
 }
 
+/// `run`'s "FILE: " prefix alone names the file, without its separator.
+fn bare(path: &[u8]) -> &[u8] {
+    path.strip_suffix(b": ").unwrap_or(path)
+}
+
 /// Compiles an OCI `linux.seccomp` object for bounding set `caps`.
 pub fn from_json(profile: &Json, caps: u64) -> Res<Filter> {
     from_json_in(&GROUP, profile, caps, b"linux.seccomp")
@@ -125,7 +130,7 @@ impl At<'_> {
             dot(&mut b);
             b.s(key);
         }
-        self.e = Some(Error::new(&b.0, what));
+        self.e = Some(Error::new(bare(&b.0), what));
     }
     /// Notes `PATH.KEY: WHAT "V"; use HINT`.
     #[inline(never)]
@@ -369,7 +374,7 @@ pub fn from_json_in(g: &Group, j: &Json, caps: u64, root: &[u8]) -> Res<Filter> 
     let prog = r.compile(bpf::RET_KILL_PROCESS);
     if prog.len() > 4096 {
         return Err(
-            Error::new(root, b"compiles to more than 4096 BPF instructions")
+            Error::new(bare(root), b"compiles to more than 4096 BPF instructions")
                 .hint(b"merge rules or drop argument conditions"),
         );
     }
