@@ -62,13 +62,16 @@ fn upto(f: &[u8], end: u8) -> &[u8] {
     &f[..f.iter().position(|&c| c == end).unwrap_or(f.len())]
 }
 
-/// Octal, space or NUL padded; or GNU base-256 when the top bit is set.
+/// Octal, space or NUL padded; or GNU base-256 when the top bit is set,
+/// two's complement (a negative, such as a pre-1970 mtime, leads with 0xff
+/// and comes back as its u64 bit pattern).
 fn num(f: &[u8]) -> Option<u64> {
     let mut v: u64 = 0;
     if f[0] & 0x80 != 0 {
-        v = (f[0] & 0x7f) as u64;
+        let sign = if f[0] & 0x40 != 0 { -1 } else { 0 };
+        v = f[0] as u64 & 0x7f | if sign < 0 { !0x7f } else { 0 };
         for &c in &f[1..] {
-            if v >> 56 != 0 {
+            if (v as i64) >> 55 != sign {
                 return None;
             }
             v = v << 8 | c as u64;
@@ -157,8 +160,11 @@ fn pax(
             Some(0) => *path = Some(v),
             Some(1) => *link = Some(v),
             Some(i) => {
-                // mtime may carry a fraction: whole seconds are enough.
-                over[i - 1] = Some(rt::parse_u64(upto(v, b'.'))?);
+                // mtime may carry a fraction (whole seconds are enough) and
+                // a sign, before 1970.
+                let neg = i == 5 && v.first() == Some(&b'-');
+                let n = rt::parse_u64(upto(&v[neg as usize..], b'.'))?;
+                over[i - 1] = Some(if neg { n.wrapping_neg() } else { n });
             }
             None => {}
         }
@@ -266,9 +272,10 @@ pub fn extract(s: &mut Stream, dest: &[u8]) -> Res<()> {
         for (i, &(a, b)) in FIELDS.iter().enumerate() {
             v[i] = match over[i] {
                 Some(x) if !meta => x,
-                _ => {
-                    num(&h[a as usize..b as usize]).ok_or_else(|| bad(b"bad number in a header"))?
-                }
+                _ => num(&h[a as usize..b as usize])
+                    // Only an mtime (4) may be negative.
+                    .filter(|&n| i == 4 || n >> 63 == 0)
+                    .ok_or_else(|| bad(b"bad number in a header"))?,
             };
         }
         let size = v[3];
@@ -409,6 +416,32 @@ mod tests {
         assert_eq!(pax(b"6 abc\n", &mut over, &mut path, &mut link), None);
         assert_eq!(pax(b"12", &mut over, &mut path, &mut link), None);
         assert_eq!(pax(b"5 =x\n", &mut over, &mut path, &mut link), Some(()));
+        // GNU tar's pre-1970 mtime; no other field may be negative.
+        assert_eq!(
+            pax(b"22 mtime=-315619200.5\n", &mut over, &mut path, &mut link),
+            Some(())
+        );
+        assert_eq!(over[4], Some(-315619200i64 as u64));
+        assert_eq!(pax(b"11 uid=-1\n", &mut over, &mut path, &mut link), None);
+    }
+
+    #[test]
+    fn base_256() {
+        let mut f = [0u8; 12];
+        f[0] = 0x80;
+        f[11] = 5;
+        assert_eq!(num(&f), Some(5));
+        f[4] = 1;
+        assert_eq!(num(&f), Some(1 << 56 | 5));
+        assert_eq!(num(&[0xff; 12]), Some(u64::MAX));
+        let mut g = [0xffu8; 12];
+        g[8..].copy_from_slice(&(-315619200i32).to_be_bytes());
+        assert_eq!(num(&g) as Option<u64>, Some(-315619200i64 as u64));
+        // Beyond 63 bits either way.
+        f[3] = 0x80;
+        assert_eq!(num(&f), None);
+        g[2] = 0x7f;
+        assert_eq!(num(&g), None);
     }
 
     fn scratch(tag: &str) -> PathBuf {
@@ -506,7 +539,8 @@ mod tests {
             : > empty; chown 3000000:3000001 empty
             chown -h 42:43 bin/rel; chown 7:8 etc/sub
             touch -h -d '2001-02-03 04:05:06' bin/big bin/rel fifo etc/sub {long}
-            touch -d '1999-12-31 23:59:59' etc tmp",
+            touch -d '1999-12-31 23:59:59' etc tmp
+            : > old; touch -d '1960-01-01 00:00:00 UTC' old",
             src = src.display()
         ));
     }
