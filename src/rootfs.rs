@@ -91,14 +91,19 @@ fn make_mountpoint(target: &[u8], file: bool) -> sys::R<()> {
 }
 
 fn mount_one(root: &[u8], m: &Mount) -> Res<()> {
-    let target = resolve_in_root(root, m.dest);
-    let step = |e| Error::sys(cat(&[b"mount ", m.kind, b" on ", m.dest]), e);
+    mount_at(resolve_in_root(root, m.dest), m)
+        .map_err(|e| Error::sys(cat(&[b"mount ", m.kind, b" on ", m.dest]), e))
+}
+
+/// mount_one's steps; every failure becomes the same "mount KIND on DEST".
+#[inline(never)]
+fn mount_at(target: &[u8], m: &Mount) -> sys::R<()> {
     let bind = m.flags & MS_BIND != 0;
     let is_file = bind
         && sys::stat(m.source)
             .map(|st| !sys::is_dir(&st))
             .unwrap_or(false);
-    make_mountpoint(target, is_file).map_err(step)?;
+    make_mountpoint(target, is_file)?;
     let base = m.flags & !(spec::MS_PROPAGATION | MS_RDONLY);
     if bind {
         sys::mount(
@@ -107,8 +112,7 @@ fn mount_one(root: &[u8], m: &Mount) -> Res<()> {
             None,
             base & (MS_BIND | MS_REC),
             None,
-        )
-        .map_err(step)?;
+        )?;
         // Bind flags beyond MS_BIND/MS_REC only take effect on a remount.
         if m.flags & !(MS_BIND | MS_REC | spec::MS_PROPAGATION) != 0 {
             sys::mount(
@@ -117,8 +121,7 @@ fn mount_one(root: &[u8], m: &Mount) -> Res<()> {
                 None,
                 (m.flags & !(MS_REC | spec::MS_PROPAGATION)) | MS_REMOUNT,
                 None,
-            )
-            .map_err(step)?;
+            )?;
         }
     } else {
         let data = if m.data.is_empty() {
@@ -138,11 +141,11 @@ fn mount_one(root: &[u8], m: &Mount) -> Res<()> {
             // sysfs needs a network namespace of our own; with the host
             // network, bind the host's /sys instead.
             Err(sys::EPERM) if m.kind == b"sysfs" => {
-                sys::mount(Some(b"/sys"), target, None, MS_BIND | MS_REC, None).map_err(step)?;
+                sys::mount(Some(b"/sys"), target, None, MS_BIND | MS_REC, None)?;
                 let _ = sys::mount(None, target, None, flags | MS_BIND | MS_REMOUNT, None);
             }
             r => {
-                r.map_err(step)?;
+                r?;
             }
         }
     }
@@ -153,8 +156,7 @@ fn mount_one(root: &[u8], m: &Mount) -> Res<()> {
             None,
             m.flags & (spec::MS_PROPAGATION | MS_REC),
             None,
-        )
-        .map_err(step)?;
+        )?;
     }
     Ok(())
 }
