@@ -286,30 +286,14 @@ pub fn protect(c: &Container) -> Res<()> {
     if !own_mounts(c) {
         return Ok(());
     }
-    for p in &c.masked_paths {
-        mask(p)?;
-    }
-    for p in &c.readonly_paths {
-        match sys::mount(Some(p), p, None, MS_BIND | MS_REC, None) {
-            Ok(_) => {}
-            Err(sys::ENOENT) => continue,
-            Err(e) => return Err(Error::sys(cat(&[b"read-only ", p]), e)),
+    for (list, ro) in [(&c.masked_paths, false), (&c.readonly_paths, true)] {
+        for p in list {
+            let r = if ro { readonly(p) } else { mask(p) };
+            r.map_err(|e| {
+                let what: &[u8] = if ro { b"read-only " } else { b"mask " };
+                Error::sys(cat(&[what, p]), e)
+            })?;
         }
-        sys::mount(
-            None,
-            p,
-            None,
-            MS_BIND
-                | MS_REC
-                | MS_REMOUNT
-                | MS_RDONLY
-                | spec::MS_NOSUID
-                | spec::MS_NODEV
-                | spec::MS_NOEXEC,
-            None,
-        )
-        .or_else(|_| sys::mount(None, p, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None))
-        .ctx(cat(&[b"read-only ", p]))?;
     }
     if c.readonly_root {
         sys::mount(None, b"/", None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
@@ -319,14 +303,13 @@ pub fn protect(c: &Container) -> Res<()> {
 }
 
 /// Hides a path: /dev/null over files, an empty read-only tmpfs over
-/// directories.
-fn mask(p: &[u8]) -> Res<()> {
+/// directories. A path that is not there needs no hiding.
+fn mask(p: &[u8]) -> sys::R<()> {
     let st = match sys::stat(p) {
-        Ok(st) => st,
         Err(sys::ENOENT) => return Ok(()),
-        Err(e) => return Err(Error::sys(cat(&[b"mask ", p]), e)),
+        r => r?,
     };
-    let r = if sys::is_dir(&st) {
+    if sys::is_dir(&st) {
         sys::mount(
             Some(b"tmpfs"),
             p,
@@ -336,8 +319,31 @@ fn mask(p: &[u8]) -> Res<()> {
         )
     } else {
         sys::mount(Some(b"/dev/null"), p, None, MS_BIND, None)
+    }?;
+    Ok(())
+}
+
+/// Binds a path onto itself read-only (nosuid, nodev, noexec where the
+/// mount allows them); a path that is not there is skipped.
+fn readonly(p: &[u8]) -> sys::R<()> {
+    match sys::mount(Some(p), p, None, MS_BIND | MS_REC, None) {
+        Err(sys::ENOENT) => return Ok(()),
+        r => r?,
     };
-    r.ctx(cat(&[b"mask ", p]))?;
+    sys::mount(
+        None,
+        p,
+        None,
+        MS_BIND
+            | MS_REC
+            | MS_REMOUNT
+            | MS_RDONLY
+            | spec::MS_NOSUID
+            | spec::MS_NODEV
+            | spec::MS_NOEXEC,
+        None,
+    )
+    .or_else(|_| sys::mount(None, p, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None))?;
     Ok(())
 }
 
