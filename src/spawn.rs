@@ -469,37 +469,37 @@ pub fn exec_search(args: &[S], env: &[S]) -> Error {
         .find(|e| e.starts_with(b"PATH="))
         .map(|e| &e[5..])
         .unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let missing = |e: sys::Errno| e == sys::ENOENT || e == sys::ENOTDIR;
+    // A command with a '/' is tried as it is: one empty "dir" and no
+    // separator. An empty PATH entry is the current directory.
+    let (dirs, dot): (&[u8], &[u8]) = if cmd.contains(&b'/') {
+        (b"", b"")
+    } else {
+        (path_var, b"./")
+    };
     // The most telling error: anything beats "not found" from a PATH entry.
     let mut last = sys::ENOENT;
-    let try_one = |path: &[u8], last: &mut sys::Errno| {
-        let mut p: Vec<u8> = path.to_vec();
-        p.push(0);
-        let e = sys::execve(p.as_ptr(), &argv, &envp);
-        if e != sys::ENOENT && e != sys::ENOTDIR || *last == sys::ENOENT {
-            *last = e;
+    for dir in dirs.split(|&ch| ch == b':') {
+        let sep: &[u8] = if dir.is_empty() { dot } else { b"/" };
+        let e = sys::execve(cat(&[dir, sep, cmd, b"\0"]).as_ptr(), &argv, &envp);
+        if !missing(e) || last == sys::ENOENT {
+            last = e;
         }
+        if !missing(last) {
+            break;
+        }
+    }
+    let (hint, code): (&[u8], i32) = if missing(last) {
+        (b"no such command in the container's rootfs", 127)
+    } else {
+        (
+            b"check that it is an executable file for this architecture",
+            126,
+        )
     };
-    if cmd.contains(&b'/') {
-        try_one(cmd, &mut last);
-    } else {
-        for dir in path_var.split(|&ch| ch == b':') {
-            let dir = if dir.is_empty() { &b"."[..] } else { dir };
-            try_one(cat(&[dir, b"/", cmd]), &mut last);
-            if last != sys::ENOENT && last != sys::ENOTDIR {
-                break;
-            }
-        }
-    }
-    let what = cat(&[b"exec ", cmd]);
-    if last == sys::ENOENT || last == sys::ENOTDIR {
-        Error::sys(what, last)
-            .hint(b"no such command in the container's rootfs")
-            .exit(127)
-    } else {
-        Error::sys(what, last)
-            .hint(b"check that it is an executable file for this architecture")
-            .exit(126)
-    }
+    Error::sys(cat(&[b"exec ", cmd]), last)
+        .hint(hint)
+        .exit(code)
 }
 
 /// Waits for the container, forwarding signals, and relaying the pty when
