@@ -122,22 +122,31 @@ pub fn check_held(want: u64, held: u64) -> Res<()> {
     ))
 }
 
-/// The kernel's last capability number.
-/// Read once: setup asks for it several times.
-fn last_cap() -> u32 {
-    use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
-    static LAST: AtomicU32 = AtomicU32::new(0);
-    let n = LAST.load(Relaxed);
-    if n != 0 {
-        return n;
+/// The capabilities the kernel knows: 0 to its last capability number.
+/// Read once: setup asks for it twice.
+fn known() -> u64 {
+    use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static KNOWN: AtomicU64 = AtomicU64::new(0);
+    let m = KNOWN.load(Relaxed);
+    if m != 0 {
+        return m;
     }
-    let n = crate::rt::read_file(b"/proc/sys/kernel/cap_last_cap")
+    let last = crate::rt::read_file(b"/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|v| crate::rt::parse_u64(crate::rt::trim(&v)))
-        .map(|n| n as u32)
-        .unwrap_or(NAMES.len() as u32 - 1);
-    LAST.store(n, Relaxed);
-    n
+        .unwrap_or(NAMES.len() as u64 - 1);
+    let m = u64::MAX >> (63 - last.min(63));
+    KNOWN.store(m, Relaxed);
+    m
+}
+
+/// Calls `f` with each capability number in `m`, lowest first.
+fn each(mut m: u64, mut f: impl FnMut(usize) -> Res<()>) -> Res<()> {
+    while m != 0 {
+        f(m.trailing_zeros() as usize)?;
+        m &= m - 1;
+    }
+    Ok(())
 }
 
 const PR_CAPBSET_DROP: u32 = 24;
@@ -149,14 +158,12 @@ const PR_CAP_AMBIENT_CLEAR_ALL: usize = 4;
 /// Shrinks the bounding set and keeps permitted capabilities across the
 /// coming setuid; runs while still fully privileged.
 pub fn before_setuid(c: &Caps) -> Res<()> {
-    for cap in 0..=last_cap() {
-        if c.bounding & (1u64 << cap) == 0 {
-            match sys::prctl(PR_CAPBSET_DROP, cap as usize, 0, 0, 0) {
-                Ok(_) | Err(sys::EINVAL) => {}
-                Err(e) => return Err(Error::sys(b"dropping the capability bounding set", e)),
-            }
+    each(!c.bounding & known(), |cap| {
+        match sys::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) {
+            Ok(_) | Err(sys::EINVAL) => Ok(()),
+            Err(e) => Err(Error::sys(b"dropping the capability bounding set", e)),
         }
-    }
+    })?;
     sys::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0).ctx(b"keepcaps")?;
     Ok(())
 }
@@ -165,11 +172,7 @@ pub fn before_setuid(c: &Caps) -> Res<()> {
 pub fn after_setuid(c: &Caps) -> Res<()> {
     // Capabilities the kernel does not know cannot be held; asking for them
     // (e.g. CHECKPOINT_RESTORE on an old kernel) would make capset fail.
-    let known = if last_cap() >= 63 {
-        u64::MAX
-    } else {
-        (1u64 << (last_cap() + 1)) - 1
-    };
+    let known = known();
     sys::capset(
         c.effective & known,
         c.permitted & known,
@@ -177,12 +180,11 @@ pub fn after_setuid(c: &Caps) -> Res<()> {
     )
     .ctx(b"capset")?;
     let _ = sys::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    for cap in 0..=last_cap() {
-        if c.ambient & (1u64 << cap) != 0 {
-            sys::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap as usize, 0, 0)
-                .ctx(b"raising an ambient capability")?;
-        }
-    }
+    each(c.ambient & known, |cap| {
+        sys::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0)
+            .map(|_| ())
+            .ctx(b"raising an ambient capability")
+    })?;
     let _ = sys::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
     Ok(())
 }
