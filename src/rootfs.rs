@@ -167,12 +167,13 @@ fn dev_t(major: u32, minor: u32) -> u64 {
 }
 
 fn make_devices(root: &[u8], c: &Container) -> Res<()> {
-    let dev = cat(&[root, b"/dev"]);
+    // ROOT/dev/NAME, in one buffer cut back to ROOT/dev/ for each name.
     let mut b = Buf::new();
+    b.s(root).s(b"/dev/");
+    let dev = b.0.len();
     for (name, ma, mi) in spec::DEFAULT_DEVICES {
-        b.0.clear();
-        b.s(dev).c(b'/').s(name);
-        make_node(b.as_slice(), sys::S_IFCHR | 0o666, ma, mi, 0, 0)?;
+        b.0.truncate(dev);
+        make_node(b.s(name).as_slice(), sys::S_IFCHR | 0o666, ma, mi, 0, 0)?;
     }
     for d in &c.devices {
         let path = resolve_in_root(root, d.path);
@@ -200,9 +201,8 @@ fn make_devices(root: &[u8], c: &Container) -> Res<()> {
         (b"pts/ptmx", b"ptmx"),
     ];
     for (target, name) in links {
-        b.0.clear();
-        b.s(dev).c(b'/').s(name);
-        match sys::symlinkat(target, sys::AT_FDCWD, b.as_slice()) {
+        b.0.truncate(dev);
+        match sys::symlinkat(target, sys::AT_FDCWD, b.s(name).as_slice()) {
             Ok(_) | Err(sys::EEXIST) => {}
             Err(e) => return Err(Error::sys(cat(&[b"creating /dev/", name]), e)),
         }
