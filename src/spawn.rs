@@ -307,12 +307,14 @@ fn child(
     }
     rootfs::setup(c, &mut before_pivot)?;
     for (key, val) in c.sysctl.iter().filter(|_| rootfs::own_mounts(c)) {
-        let path: Vec<u8> = [&b"/proc/sys/"[..], key]
-            .concat()
-            .iter()
-            .map(|&ch| if ch == b'.' { b'/' } else { ch })
-            .collect();
-        rt::write_file(&path, val).ctx(cat(&[b"sysctl ", key]))?;
+        let mut path = Buf::new();
+        path.s(b"/proc/sys/").s(key);
+        for ch in &mut path.0[10..] {
+            if *ch == b'.' {
+                *ch = b'/';
+            }
+        }
+        rt::write_file(path.as_slice(), val).map_err(|e| Error::sys(cat(&[b"sysctl ", key]), e))?;
     }
     rootfs::protect(c)?;
     if let Some(adj) = c.oom_score_adj {
