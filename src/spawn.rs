@@ -86,7 +86,7 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
     // Joining a PID namespace only applies to children: do it here.
     for &(ns, path) in &c.join {
         if ns == sys::CLONE_NEWPID {
-            let fd = sys::open(path, sys::O_RDONLY, 0).ctx(cat(&[b"opening namespace ", path]))?;
+            let fd = open_ns(path)?;
             sys::setns(fd.raw(), ns).ctx(b"joining the container's PID namespace")?;
         }
     }
@@ -211,6 +211,13 @@ fn write_idmaps(c: &Container, pid: i32) -> Res<()> {
     Ok(())
 }
 
+/// Opens a namespace to join (/proc/PID/ns/NAME or a bind of one).
+#[inline(never)]
+fn open_ns(path: &[u8]) -> Res<Fd> {
+    sys::open(path, sys::O_RDONLY, 0)
+        .map_err(|e| Error::sys(cat(&[b"opening namespace ", path]), e))
+}
+
 /// Whether the child stops before pivot_root for hooks.
 fn has_early_hooks(o: &Opts) -> bool {
     o.hooks
@@ -243,10 +250,7 @@ fn child(
     let mut fds: Vec<(u64, Fd)> = Vec::new();
     for &(ns, path) in &c.join {
         if ns != sys::CLONE_NEWPID {
-            fds.push((
-                ns,
-                sys::open(path, sys::O_RDONLY, 0).ctx(cat(&[b"opening namespace ", path]))?,
-            ));
+            fds.push((ns, open_ns(path)?));
         }
     }
     for (ns, fd) in &fds {
