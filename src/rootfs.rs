@@ -10,52 +10,49 @@ use alloc::vec::Vec;
 /// Resolves `path` inside `root` the way the container will see it:
 /// symlinks are followed, but never out of `root`, and ".." stops at it.
 pub fn resolve_in_root(root: &[u8], path: &[u8]) -> S {
-    let mut out: Vec<u8> = Vec::new();
+    // ROOT then the resolved components: each prefix is readlink'ed as it
+    // stands, and a link's target replaces what has been resolved (from
+    // ROOT when absolute) and goes ahead of the rest of the path.
+    let mut out = Buf::new();
+    out.s(root);
+    let base = root.len();
     let mut todo: Vec<u8> = path.to_vec();
+    let mut lbuf = [0u8; 4096];
     let mut hops = 0;
-    loop {
-        let rest = todo.clone();
-        let mut done = true;
-        let mut parts = rest
-            .split(|&c| c == b'/')
-            .filter(|p| !p.is_empty() && *p != b".");
-        while let Some(part) = parts.next() {
-            if part == b".." {
-                let cut = out.iter().rposition(|&c| c == b'/').unwrap_or(0);
-                out.truncate(cut);
-                continue;
-            }
-            let before = out.len();
-            out.push(b'/');
-            out.extend_from_slice(part);
-            let mut lbuf = [0u8; 4096];
-            let full = cat(&[root, &out]);
-            if let Ok(target) = sys::readlinkat(sys::AT_FDCWD, full, &mut lbuf) {
-                hops += 1;
-                if hops > 40 {
-                    break;
-                }
-                let mut next: Vec<u8> = Vec::new();
-                if target.first() == Some(&b'/') {
-                    out.clear();
-                } else {
-                    out.truncate(before);
-                }
-                next.extend_from_slice(target);
-                for p in parts.by_ref() {
-                    next.push(b'/');
-                    next.extend_from_slice(p);
-                }
-                todo = next;
-                done = false;
+    let mut i = 0;
+    // Past the end, `get` ends the walk.
+    while let Some(rest) = todo.get(i..) {
+        let part = rest.split(|&c| c == b'/').next().unwrap_or(b"");
+        i += part.len() + 1;
+        if part.is_empty() || part == b"." {
+            continue;
+        }
+        if part == b".." {
+            // Back to the last '/' after ROOT (ROOT itself at most).
+            let cut = out.0.iter().rposition(|&c| c == b'/').unwrap_or(0);
+            out.0.truncate(cut.max(base));
+            continue;
+        }
+        let before = out.0.len();
+        out.c(b'/').s(part);
+        if let Ok(target) = sys::readlinkat(sys::AT_FDCWD, out.as_slice(), &mut lbuf) {
+            hops += 1;
+            if hops > 40 {
                 break;
             }
-        }
-        if done {
-            break;
+            out.0.truncate(if target.first() == Some(&b'/') {
+                base
+            } else {
+                before
+            });
+            let mut next = target.to_vec();
+            next.push(b'/');
+            next.extend_from_slice(todo.get(i..).unwrap_or(b""));
+            todo = next;
+            i = 0;
         }
     }
-    cat(&[root, &out])
+    out.leak()
 }
 
 /// mkdir -p, treating existing entries as fine.
