@@ -583,31 +583,24 @@ fn run_foreground(mut c: Container, flags: &RunFlags) -> Res<i32> {
         None => None,
     };
     let status = foreground(&c, cg.as_ref(), flags.init, false);
-    let status = match status {
-        Ok(s) => s,
-        Err(e) => {
-            if let Some(g) = &cg {
-                g.remove();
-            }
-            return Err(e);
-        }
-    };
+    // The cgroup goes whether or not the container ran.
     if let Some(g) = &cg {
-        if sys::term_signal(status) == sys::SIGKILL
-            && c.resources.memory.is_some()
+        if let Ok(s) = status
+            && sys::term_signal(s) == sys::SIGKILL
+            && let Some(mem) = c.resources.memory
             && g.oom_killed()
         {
             let mut b = Buf::new();
             b.s(b"thinbox: container ")
                 .s(c.id)
                 .s(b" was killed by the OOM killer (memory limit ");
-            mib(&mut b, c.resources.memory.unwrap_or(0) as u64);
+            mib(&mut b, mem as u64);
             b.s(b"); raise --memory\n");
             rt::err(b.as_slice());
         }
         g.remove();
     }
-    Ok(sys::exit_code(status))
+    Ok(sys::exit_code(status?))
 }
 
 /// For --init: a sealed copy of thinbox to exec as the container's PID 1.
