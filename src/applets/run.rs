@@ -274,24 +274,19 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
         ));
     }
     if let Some(v) = memory_swap {
-        let mem = c
-            .resources
-            .memory
-            .ok_or_else(|| bad(b"--memory-swap", v, b"needs --memory"))?;
-        c.resources.swap = Some(if v == b"-1" {
-            -1
-        } else {
-            let total =
-                rt::parse_size(v).ok_or_else(|| bad(b"--memory-swap", v, b"is not a size"))?;
-            if (total as i64) < mem {
-                return Err(bad(
-                    b"--memory-swap",
-                    v,
-                    b"must be at least --memory (it is memory plus swap)",
-                ));
+        let (why, swap): (&[u8], i64) = match (c.resources.memory, rt::parse_size(v)) {
+            (None, _) => (b"needs --memory", 0),
+            _ if v == b"-1" => (b"", -1),
+            (_, None) => (b"is not a size", 0),
+            (Some(mem), Some(total)) if (total as i64) < mem => {
+                (b"must be at least --memory (it is memory plus swap)", 0)
             }
-            total as i64 - mem
-        });
+            (Some(mem), Some(total)) => (b"", total as i64 - mem),
+        };
+        if !why.is_empty() {
+            return Err(bad(b"--memory-swap", v, why));
+        }
+        c.resources.swap = Some(swap);
     }
     c.args = cmd.to_vec();
     c.id = match name {
@@ -635,4 +630,29 @@ pub fn foreground(c: &Container, cg: Option<&Cgroup>, init: bool, joining: bool)
     };
     let child = spawn::spawn(c, cg, &opts)?;
     Ok(spawn::wait_foreground(&child, &sigfd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    fn swap(args: &[&'static [u8]]) -> Option<i64> {
+        let mut v: alloc::vec::Vec<&'static [u8]> = alloc::vec![&b"--rootfs"[..], b"/"];
+        v.extend_from_slice(args);
+        v.push(b"true");
+        parse(v.leak()).ok().and_then(|(c, _)| c.resources.swap)
+    }
+
+    #[test]
+    fn memory_swap() {
+        assert_eq!(
+            swap(&[b"-m", b"64m", b"--memory-swap", b"96m"]),
+            Some(32 << 20)
+        );
+        assert_eq!(swap(&[b"-m", b"64m", b"--memory-swap", b"64m"]), Some(0));
+        assert_eq!(swap(&[b"-m", b"64m", b"--memory-swap", b"-1"]), Some(-1));
+        assert_eq!(swap(&[b"-m", b"64m", b"--memory-swap", b"32m"]), None);
+        assert_eq!(swap(&[b"--memory-swap", b"-1"]), None);
+        assert_eq!(swap(&[b"-m", b"64m"]), None);
+    }
 }
