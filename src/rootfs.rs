@@ -103,21 +103,13 @@ fn mount_at(target: &[u8], m: &Mount) -> sys::R<()> {
     make_mountpoint(target, is_file)?;
     let base = m.flags & !(spec::MS_PROPAGATION | MS_RDONLY);
     if bind {
-        sys::mount(
-            Some(m.source),
-            target,
-            None,
-            base & (MS_BIND | MS_REC),
-            None,
-        )?;
+        mount(Some(m.source), target, base & (MS_BIND | MS_REC))?;
         // Bind flags beyond MS_BIND/MS_REC only take effect on a remount.
         if m.flags & !(MS_BIND | MS_REC | spec::MS_PROPAGATION) != 0 {
-            sys::mount(
+            mount(
                 None,
                 target,
-                None,
                 (m.flags & !(MS_REC | spec::MS_PROPAGATION)) | MS_REMOUNT,
-                None,
             )?;
         }
     } else {
@@ -138,8 +130,8 @@ fn mount_at(target: &[u8], m: &Mount) -> sys::R<()> {
             // sysfs needs a network namespace of our own; with the host
             // network, bind the host's /sys instead.
             Err(sys::EPERM) if m.kind == b"sysfs" => {
-                sys::mount(Some(b"/sys"), target, None, MS_BIND | MS_REC, None)?;
-                let _ = sys::mount(None, target, None, flags | MS_BIND | MS_REMOUNT, None);
+                mount(Some(b"/sys"), target, MS_BIND | MS_REC)?;
+                let _ = mount(None, target, flags | MS_BIND | MS_REMOUNT);
             }
             r => {
                 r?;
@@ -147,13 +139,7 @@ fn mount_at(target: &[u8], m: &Mount) -> sys::R<()> {
         }
     }
     if m.flags & spec::MS_PROPAGATION != 0 {
-        sys::mount(
-            None,
-            target,
-            None,
-            m.flags & (spec::MS_PROPAGATION | MS_REC),
-            None,
-        )?;
+        mount(None, target, m.flags & (spec::MS_PROPAGATION | MS_REC))?;
     }
     Ok(())
 }
@@ -219,7 +205,7 @@ fn make_node(path: &[u8], mode: u32, ma: u32, mi: u32, uid: u32, gid: u32) -> Re
                 &path[path.iter().rposition(|&c| c == b'/').unwrap_or(0) + 1..],
             ]);
             make_mountpoint(path, true).ctx(path)?;
-            sys::mount(Some(host), path, None, MS_BIND, None).ctx(cat(&[b"binding ", host]))?;
+            mount(Some(host), path, MS_BIND).ctx(cat(&[b"binding ", host]))?;
             return Ok(());
         }
         Err(e) => return Err(Error::sys(cat(&[b"mknod ", path]), e)),
@@ -229,6 +215,13 @@ fn make_node(path: &[u8], mode: u32, ma: u32, mi: u32, uid: u32, gid: u32) -> Re
         sys::fchownat(sys::AT_FDCWD, path, uid, gid, 0).ctx(path)?;
     }
     Ok(())
+}
+
+/// mount(2) without a filesystem type or data: binds, remounts and
+/// propagation changes, in one place instead of at each caller.
+#[inline(never)]
+fn mount(src: Option<&[u8]>, target: &[u8], flags: u64) -> sys::R<usize> {
+    sys::mount(src, target, None, flags, None)
 }
 
 /// Everything from the private "/" to the detached old root.
@@ -252,9 +245,8 @@ pub fn setup(c: &Container, before_pivot: &mut dyn FnMut() -> Res<()>) -> Res<()
     } else {
         c.rootfs_propagation & spec::MS_PROPAGATION
     };
-    sys::mount(None, b"/", None, MS_REC | first, None).ctx(b"making / private")?;
-    sys::mount(Some(root), root, None, MS_BIND | MS_REC, None)
-        .ctx(cat(&[b"binding rootfs ", root]))?;
+    mount(None, b"/", MS_REC | first).ctx(b"making / private")?;
+    mount(Some(root), root, MS_BIND | MS_REC).ctx(cat(&[b"binding rootfs ", root]))?;
     let has_dev = c.mounts.iter().any(|m| m.dest == b"/dev");
     for m in &c.mounts {
         mount_one(root, m)?;
@@ -268,7 +260,7 @@ pub fn setup(c: &Container, before_pivot: &mut dyn FnMut() -> Res<()>) -> Res<()
     sys::umount2(b".", 2).ctx(b"detaching the old root")?; // MNT_DETACH
     sys::chdir(b"/").ctx(b"chdir /")?;
     if last != 0 {
-        sys::mount(None, b"/", None, MS_REC | last, None).ctx(b"rootfs propagation")?;
+        mount(None, b"/", MS_REC | last).ctx(b"rootfs propagation")?;
     }
     Ok(())
 }
@@ -293,8 +285,7 @@ pub fn protect(c: &Container) -> Res<()> {
         }
     }
     if c.readonly_root {
-        sys::mount(None, b"/", None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
-            .ctx(b"read-only root")?;
+        mount(None, b"/", MS_BIND | MS_REMOUNT | MS_RDONLY).ctx(b"read-only root")?;
     }
     Ok(())
 }
@@ -315,7 +306,7 @@ fn mask(p: &[u8]) -> sys::R<()> {
             Some(b"size=0"),
         )
     } else {
-        sys::mount(Some(b"/dev/null"), p, None, MS_BIND, None)
+        mount(Some(b"/dev/null"), p, MS_BIND)
     }?;
     Ok(())
 }
@@ -323,14 +314,13 @@ fn mask(p: &[u8]) -> sys::R<()> {
 /// Binds a path onto itself read-only (nosuid, nodev, noexec where the
 /// mount allows them); a path that is not there is skipped.
 fn readonly(p: &[u8]) -> sys::R<()> {
-    match sys::mount(Some(p), p, None, MS_BIND | MS_REC, None) {
+    match mount(Some(p), p, MS_BIND | MS_REC) {
         Err(sys::ENOENT) => return Ok(()),
         r => r?,
     };
-    sys::mount(
+    mount(
         None,
         p,
-        None,
         MS_BIND
             | MS_REC
             | MS_REMOUNT
@@ -338,9 +328,8 @@ fn readonly(p: &[u8]) -> sys::R<()> {
             | spec::MS_NOSUID
             | spec::MS_NODEV
             | spec::MS_NOEXEC,
-        None,
     )
-    .or_else(|_| sys::mount(None, p, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None))?;
+    .or_else(|_| mount(None, p, MS_BIND | MS_REMOUNT | MS_RDONLY))?;
     Ok(())
 }
 
