@@ -240,7 +240,7 @@ fn child(
         let _ = sys::prctl(1, sys::SIGKILL as usize, 0, 0, 0); // PR_SET_PDEATHSIG
     }
     if handshake {
-        wait_go(sock)?;
+        wait_go(sock, &mut [0], b"waiting for the cgroup")?;
         if c.namespaces & sys::CLONE_NEWCGROUP != 0 && flags & sys::CLONE_NEWCGROUP == 0 {
             sys::unshare(sys::CLONE_NEWCGROUP).ctx(b"unshare cgroup namespace")?;
         }
@@ -293,10 +293,8 @@ fn child(
         }
         sys::send_with_fd(sock, &[MSG_HOOKS], None).ctx(b"hooks")?;
         let mut buf = alloc::vec![0u8; 65536];
-        match sys::recv_with_fd(sock, &mut buf) {
-            Ok((n, _)) if n >= 1 && buf[0] == MSG_GO => state_json = cat(&[&buf[1..n]]),
-            _ => return Err(Error::new(b"waiting for hooks", b"the runtime went away")),
-        }
+        let n = wait_go(sock, &mut buf, b"waiting for hooks")?;
+        state_json = cat(&[&buf[1..n]]);
         if let Some(h) = o.hooks {
             crate::hooks::run(
                 &h[crate::oci::CREATE_CONTAINER],
@@ -330,19 +328,17 @@ fn child(
         sys::prlimit(l.resource, l.soft, l.hard).ctx(b"setrlimit")?;
     }
     if late {
-        wait_go(sock)?;
+        wait_go(sock, &mut [0], b"waiting for the cgroup")?;
     }
     finish(c, o, sock, state_json, umask)
 }
 
-fn wait_go(sock: i32) -> Res<()> {
-    let mut b = [0u8; 1];
-    match sys::recv_with_fd(sock, &mut b) {
-        Ok((1, _)) => Ok(()),
-        _ => Err(Error::new(
-            b"waiting for the cgroup",
-            b"the runtime went away",
-        )),
+/// Waits for the parent's go; what follows it is left in `buf`.
+/// Returns the length received.
+fn wait_go(sock: i32, buf: &mut [u8], what: &[u8]) -> Res<usize> {
+    match sys::recv_with_fd(sock, buf) {
+        Ok((n, _)) if n >= 1 && buf[0] == MSG_GO => Ok(n),
+        _ => Err(Error::new(what, b"the runtime went away")),
     }
 }
 
