@@ -159,11 +159,11 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
             Err(sys::ECONNRESET) => (0, None),
             Err(e) => return Err(fail(Error::sys(b"reading from the container", e))),
         };
-        match buf[..n].first() {
+        match (n > 0).then_some(buf[0]) {
             // EOF: the socket closed on a successful exec.
             None => return Ok(child),
-            Some(&MSG_PTY) => child.pty = fd,
-            Some(&MSG_HOOKS) => {
+            Some(MSG_PTY) => child.pty = fd,
+            Some(MSG_HOOKS) => {
                 let json = match o.hook_sync {
                     Some(f) => f(pid).map_err(fail)?,
                     None => Vec::new(),
@@ -171,10 +171,13 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
                 let msg = cat(&[&[MSG_GO], &json]);
                 let _ = sys::send_with_fd(child.sync.raw(), msg, None);
             }
-            Some(&MSG_READY) => return Ok(child),
-            Some(&MSG_ERROR) => {
+            Some(MSG_READY) => return Ok(child),
+            Some(MSG_ERROR) => {
                 let _ = sys::wait4(pid, 0);
-                return Err(Error::with(&buf[2..n], buf[1] as i32));
+                return Err(Error::with(
+                    buf.get(2..n).unwrap_or_default(),
+                    buf[1] as i32,
+                ));
             }
             Some(_) => {}
         }
