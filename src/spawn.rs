@@ -297,7 +297,7 @@ fn child(
         sys::send_with_fd(sock, &[MSG_HOOKS], None).ctx(b"hooks")?;
         let mut buf = alloc::vec![0u8; 65536];
         let n = wait_go(sock, &mut buf, b"waiting for hooks")?;
-        state_json = cat(&[&buf[1..n]]);
+        state_json = cat(&[buf.get(1..n).unwrap_or_default()]);
         if let Some(h) = o.hooks {
             crate::hooks::run(
                 &h[crate::oci::CREATE_CONTAINER],
@@ -314,7 +314,7 @@ fn child(
     for (key, val) in c.sysctl.iter().filter(|_| rootfs::own_mounts(c)) {
         let mut path = Buf::new();
         path.s(b"/proc/sys/").s(key);
-        for ch in &mut path.0[10..] {
+        for ch in path.0.iter_mut().skip(10) {
             if *ch == b'.' {
                 *ch = b'/';
             }
@@ -340,7 +340,7 @@ fn child(
 /// Returns the length received.
 fn wait_go(sock: i32, buf: &mut [u8], what: &[u8]) -> Res<usize> {
     match sys::recv_with_fd(sock, buf) {
-        Ok((n, _)) if n >= 1 && buf[0] == MSG_GO => Ok(n),
+        Ok((n, _)) if n >= 1 && buf.first() == Some(&MSG_GO) => Ok(n),
         _ => Err(Error::new(what, b"the runtime went away")),
     }
 }
@@ -471,8 +471,7 @@ pub fn exec_search(args: &[S], env: &[S]) -> Error {
     let cmd = args[0];
     let path_var = env
         .iter()
-        .find(|e| e.starts_with(b"PATH="))
-        .map(|e| &e[5..])
+        .find_map(|e| e.strip_prefix(b"PATH="))
         .unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     let missing = |e: sys::Errno| e == sys::ENOENT || e == sys::ENOTDIR;
     // A command with a '/' is tried as it is: one empty "dir" and no
