@@ -372,10 +372,8 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
 
 /// Splits at the first ':' (the rest is empty where there is none).
 fn colon(s: S) -> (S, S) {
-    match s.iter().position(|&ch| ch == b':') {
-        Some(i) => (&s[..i], &s[i + 1..]),
-        None => (s, b""),
-    }
+    let (a, b) = s.split_at(s.iter().position(|&ch| ch == b':').unwrap_or(s.len()));
+    (a, b.get(1..).unwrap_or_default())
 }
 
 /// `-v HOST:DIR[:ro|rw]`: a recursive, private bind, as Docker makes it.
@@ -452,10 +450,8 @@ fn absolute(p: S) -> S {
 
 /// `-u UID[:GID]` or `-u NAME[:GROUP]`, names looked up in the rootfs.
 pub fn set_user(c: &mut Container, u: S) -> Res<()> {
-    let (user, group) = match u.iter().position(|&ch| ch == b':') {
-        Some(p) => (&u[..p], Some(&u[p + 1..])),
-        None => (u, None),
-    };
+    let (user, group) = colon(u);
+    let group = (user.len() < u.len()).then_some(group);
     let entry = id_entry(c.rootfs, b"/etc/passwd", user, true);
     c.uid = match rt::parse_u64(user).or(entry.and_then(|e| e.0)) {
         Some(n) => n as u32,
