@@ -247,9 +247,10 @@ pub fn setup(c: &Container, before_pivot: &mut dyn FnMut() -> Res<()>) -> Res<()
     };
     mount(None, b"/", MS_REC | first).ctx(b"making / private")?;
     mount(Some(root), root, MS_BIND | MS_REC).ctx(cat(&[b"binding rootfs ", root]))?;
-    let has_dev = c.mounts.iter().any(|m| m.dest == b"/dev");
+    let mut has_dev = false;
     for m in &c.mounts {
         mount_one(root, m)?;
+        has_dev |= m.dest == b"/dev";
     }
     if has_dev {
         make_devices(root, c)?;
