@@ -305,7 +305,10 @@ test_err_volume() {
 test_err_device() {
     fails_cleanly 125 "device /tmp: use /dev/NODE" run --rootfs "$R" --device /tmp true || return 1
     fails_cleanly 125 "device /dev/nonexistent: no such file" run --rootfs "$R" --device /dev/nonexistent true || return 1
-    fails_cleanly 125 "device /dev/null:rwx: use /dev/NODE" run --rootfs "$R" --device /dev/null:rwx true
+    fails_cleanly 125 "device /dev/null:rwx: use /dev/NODE" run --rootfs "$R" --device /dev/null:rwx true || return 1
+    # Nodes go in the container's /dev, never into the rootfs.
+    fails_cleanly 125 "device /dev/null:/etc/n: use /dev/NODE" run --rootfs "$R" --device /dev/null:/etc/n true || return 1
+    fails_cleanly 125 "device /dev/null:/dev/../n: use /dev/NODE" run --rootfs "$R" --device /dev/null:/dev/../n true
 }
 test_err_unknown_flag() { fails_cleanly 125 "unknown flag --bogus" run --rootfs "$R" --bogus true; }
 test_err_no_cgroup2() {

@@ -103,6 +103,19 @@ test_read_only() {
     expect "" "$(leftovers)"
 }
 
+# A volume on a read-only image needs its mount point in the image: the
+# shared unpacked copy must not grow one. With a layer, it goes there.
+test_read_only_volume() {
+    mkdir -p "$W/vol" && echo v > "$W/vol/f" || return 1
+    expect v "$(run --read-only -v "$W/vol:/tmp" alpine cat /tmp/f)" || return 1
+    fails_cleanly 125 "v $W/vol:/newvol: the read-only image has no such directory" \
+        run --data-root "$D" --read-only -v "$W/vol:/newvol" alpine true || return 1
+    [ ! -e "$D/cache/$(caches)/newvol" ] || { echo "mount point made in the cache"; return 1; }
+    expect v "$(run --rm -v "$W/vol:/newvol" alpine cat /newvol/f)" || return 1
+    [ ! -e "$D/cache/$(caches)/newvol" ] || { echo "mount point made in the cache"; return 1; }
+    expect "" "$(leftovers)"
+}
+
 test_start_does_not_read_the_archive() {
     # Same inode, size and mtime, but every byte zeroed: a start that read
     # or hashed the archive would fail.

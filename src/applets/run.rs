@@ -334,7 +334,21 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
     c.add_default_mounts();
     // After the defaults, so that a volume may sit on /dev or /sys.
     for v in volumes {
-        c.mounts.push(volume(v)?);
+        let m = volume(v)?;
+        // A read-only image is the shared unpacked copy: no mount point
+        // may be made in it.
+        if f.image.is_some()
+            && c.readonly_root
+            && !c.rootfs.is_empty()
+            && sys::lstat(rootfs::resolve_in_root(c.rootfs, m.dest)).is_err()
+        {
+            return Err(bad(
+                b"-v",
+                v,
+                b"the read-only image has no such directory or file to mount on; drop --read-only",
+            ));
+        }
+        c.mounts.push(m);
     }
     let held = sys::capget().map(|(_, perm, _)| perm).unwrap_or(caps::ALL);
     if privileged {
@@ -409,7 +423,9 @@ fn device(v: S) -> Res<(Device, u8)> {
         Ok(sys::S_IFBLK) => b'b',
         _ => 0,
     };
-    if host.first() != Some(&b'/') || !perms.iter().all(|ch| b"rwm".contains(ch)) || kind == 0 {
+    // The node goes in the container's /dev tmpfs, never into the rootfs.
+    let in_dev = path.starts_with(b"/dev/") && !rt::split(path, b'/').any(|p| p == b"..");
+    if !in_dev || !perms.iter().all(|ch| b"rwm".contains(ch)) || kind == 0 {
         st?;
         return Err(bad(
             b"--device",
