@@ -268,7 +268,12 @@ def startup(env, rounds, warmup):
     log(f"startup: {len(rts)} commands x {rounds} rounds (+{warmup} warm-up), interleaved")
     t0 = time.monotonic()
     for rnd in range(warmup + rounds):
-        for k, (label, net, ns, argv) in enumerate(rts):
+        # Each round starts one command later (A B C, B C A, C A B, ...):
+        # whatever a command gains or loses from the one before it, every
+        # command gets its share.
+        for j in range(len(rts)):
+            k = (j + rnd) % len(rts)
+            label, net, ns, argv = rts[k]
             key = (label, net)
             if key in failed:
                 continue
