@@ -11,7 +11,7 @@ pub fn main(args: &[S]) -> i32 {
     let mut quiet = false;
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
-        match rt::index_of(&[b"-f", b"--format", b"-q", b"--quiet"], flag) {
+        match rt::pick(b"-f --format -q --quiet", flag) {
             Some(0 | 1) => match o.value(flag).map(|v| rt::pick(b"table json", v)) {
                 Ok(Some(n)) => as_json |= n == 1,
                 _ => return fail(Error::new(b"--format", b"use table or json")),

@@ -18,7 +18,7 @@ fn update(args: &[S]) -> Res<()> {
     let mut file = None;
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
-        match rt::index_of(&[b"-r", b"--resources"], flag) {
+        match rt::pick(b"-r --resources", flag) {
             Some(_) => file = Some(o.value(flag)?),
             _ => {
                 return Err(Error::new(
