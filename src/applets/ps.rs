@@ -151,19 +151,13 @@ fn processes(root: &[u8], id: &[u8], json: bool) -> i32 {
         Some(cg) => rt::read_file(cat(&[cg, b"/cgroup.procs"])).unwrap_or_default(),
         None => st.get(b"pid").unwrap_or_default().to_vec(),
     };
-    let mut pids: alloc::vec::Vec<u64> = alloc::vec::Vec::new();
-    for l in procs.split(|&c| c == b'\n') {
-        if let Some(p) = rt::parse_u64(l) {
-            pids.push(p);
-        }
-    }
     let mut b = Buf::new();
     b.s(if json { b"[" } else { b"PID      CMD\n" });
-    for (i, p) in pids.into_iter().enumerate() {
+    for p in procs.split(|&c| c == b'\n').filter_map(rt::parse_u64) {
         let mut n = Buf::new();
         n.u(p);
         if json {
-            if i > 0 {
+            if b.0.len() > 1 {
                 b.c(b',');
             }
             b.s(&n.0);
