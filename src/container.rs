@@ -175,12 +175,8 @@ pub fn write_resources(cg: &Cgroup, r: &crate::spec::Resources) -> Res<()> {
         return Err(Error::new(e, b""));
     }
     for (f, v) in &r.v1 {
-        let ctrl = &f[..f.iter().position(|&c| c == b'.').unwrap_or(f.len())];
-        if let Some(d) = cg
-            .v1
-            .iter()
-            .find(|d| d.starts_with(cat(&[b"/sys/fs/cgroup/", ctrl, b"/"])))
-        {
+        let ctrl = f.split(|&c| c == b'.').next().unwrap_or(f);
+        if let Ok(d) = cg.v1_dir(ctrl) {
             rt::write_file(cat(&[d, b"/", f]), v).ctx(cat(&[b"cgroup ", f, b" = ", v]))?;
         }
     }
