@@ -39,11 +39,14 @@ pub fn status(root: &[u8], id: &[u8], st: &State) -> S {
 }
 
 fn frozen(st: &State) -> bool {
-    st.all(b"cgroup").iter().any(|d| {
-        let v2 = rt::read_file(cat(&[d, b"/cgroup.freeze"])).unwrap_or_default();
-        let v1 = rt::read_file(cat(&[d, b"/freezer.state"])).unwrap_or_default();
-        rt::trim(&v2) == b"1" || rt::trim(&v1) == b"FROZEN"
-    })
+    st.all(b"cgroup")
+        .iter()
+        .any(|d| reads(d, b"/cgroup.freeze", b"1") || reads(d, b"/freezer.state", b"FROZEN"))
+}
+
+/// Whether file `f` in `dir` holds `v`.
+fn reads(dir: &[u8], f: &[u8], v: &[u8]) -> bool {
+    rt::trim(&rt::read_file(cat(&[dir, f])).unwrap_or_default()) == v
 }
 
 pub fn cgroup_of(st: &State) -> Option<Cgroup> {
