@@ -15,6 +15,15 @@ const CTRL: &[u8] = b"memory cpu pids io cpuset";
 const CTRL_V1: &[u8] = b"memory cpu pids blkio cpuset";
 const PI: &[u8] = b" (Raspberry Pi: add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt (older OS: /boot/cmdline.txt), then reboot)";
 
+/// The last checks, "what|hint" each, and which of them are needed.
+const ROWS: &[u8] = b"user namespaces allowed|sysctl user.max_user_namespaces=10000|\
+seccomp filters|a kernel with CONFIG_SECCOMP_FILTER|\
+overlayfs|modprobe overlay, or a kernel with CONFIG_OVERLAY_FS|\
+clone3|Linux 5.3; thinbox falls back to clone|\
+CLONE_INTO_CGROUP|Linux 5.7; thinbox falls back to moving the process|\
+pidfd|Linux 5.3";
+const NEEDED: u32 = 0b110;
+
 /// One line: "ok       WHAT" or "missing  WHAT[ (optional)]; HINT";
 /// whether it is a needed one missing.
 fn item(b: &mut Buf, ok: bool, needed: bool, what: &[&[u8]], hint: &[&[u8]]) -> bool {
@@ -115,46 +124,19 @@ pub fn main(args: &[S]) -> i32 {
     if c3 == Ok(0) {
         sys::exit(0);
     }
-    let rows: [(bool, bool, &[u8], &[u8]); 6] = [
-        (
-            probe(sys::CLONE_NEWUSER, || true),
-            false,
-            b"user namespaces allowed",
-            b"sysctl user.max_user_namespaces=10000",
-        ),
-        (
-            seccomp,
-            true,
-            b"seccomp filters",
-            b"a kernel with CONFIG_SECCOMP_FILTER",
-        ),
-        (
-            crate::image::has_overlay(),
-            true,
-            b"overlayfs",
-            b"modprobe overlay, or a kernel with CONFIG_OVERLAY_FS",
-        ),
-        (
-            c3 != Err(sys::ENOSYS),
-            false,
-            b"clone3",
-            b"Linux 5.3; thinbox falls back to clone",
-        ),
-        (
-            c3 == Err(sys::Errno(9)),
-            false,
-            b"CLONE_INTO_CGROUP",
-            b"Linux 5.7; thinbox falls back to moving the process",
-        ),
-        (
-            sys::pidfd_open(sys::getpid()).is_ok(),
-            false,
-            b"pidfd",
-            b"Linux 5.3",
-        ),
+    let oks = [
+        probe(sys::CLONE_NEWUSER, || true),
+        seccomp,
+        crate::image::has_overlay(),
+        c3 != Err(sys::ENOSYS),
+        c3 == Err(sys::Errno(9)),
+        sys::pidfd_open(sys::getpid()).is_ok(),
     ];
-    for (ok, needed, what, hint) in rows {
-        bad |= item(&mut b, ok, needed, &[what], &[hint]);
+    let mut words = ROWS.split(|&c| c == b'|');
+    for (i, ok) in oks.into_iter().enumerate() {
+        let what = words.next().unwrap_or(b"");
+        let hint = words.next().unwrap_or(b"");
+        bad |= item(&mut b, ok, NEEDED >> i & 1 != 0, &[what], &[hint]);
     }
     rt::out(b.as_slice());
     bad as i32
