@@ -63,8 +63,9 @@ pub fn kill(root: &[u8], id: &[u8], sig: Option<i32>, all: bool) -> Res<()> {
     if !state::alive(&st, b"pid", b"start") {
         return Err(crate::container::err(id, b"is not running"));
     }
-    if all && let Some(cg) = crate::container::cgroup_of(&st) {
-        for d in cg.dirs() {
+    if all {
+        // Every recorded cgroup: one on v2, one per hierarchy on v1.
+        for d in st.all(b"cgroup") {
             let procs = rt::read_file(cat(&[d, b"/cgroup.procs"])).unwrap_or_default();
             for p in procs.split(|&c| c == b'\n') {
                 if let Some(pid) = rt::parse_u64(p) {
