@@ -3,7 +3,7 @@
 use super::{Opts, fail};
 use crate::container;
 use crate::json;
-use crate::rt::{self, Ctx, Error, Res, S, cat};
+use crate::rt::{self, Error, Res, S, cat};
 use crate::spec::Resources;
 use crate::state;
 
@@ -36,7 +36,7 @@ fn update(args: &[S]) -> Res<()> {
     } else {
         rt::read_file(file)
     }
-    .ctx(file)?;
+    .map_err(|e| Error::sys(file, e))?;
     let j = json::parse(&text).map_err(|e| Error::new(file, e.msg()))?;
     let mut res = Resources::default();
     crate::oci_res::parse(&mut res, &j)?;
