@@ -7,12 +7,11 @@ use crate::cgroup;
 use crate::rt::{self, Buf, S, cat};
 use crate::sys;
 
-/// Namespaces and the kernel option each needs.
-const NS: &[u8] = b"mnt uts ipc pid net cgroup user time";
-const NS_CFG: &[u8] = b"NAMESPACES UTS_NS IPC_NS PID_NS NET_NS CGROUPS USER_NS TIME_NS";
-/// Controllers, and their names in /proc/cgroups (cgroup v1).
-const CTRL: &[u8] = b"memory cpu pids io cpuset";
-const CTRL_V1: &[u8] = b"memory cpu pids blkio cpuset";
+/// Namespaces and the kernel option each needs, in pairs.
+const NS: &[u8] =
+    b"mnt|NAMESPACES|uts|UTS_NS|ipc|IPC_NS|pid|PID_NS|net|NET_NS|cgroup|CGROUPS|user|USER_NS|time|TIME_NS";
+/// Controllers and their names in /proc/cgroups (cgroup v1), in pairs.
+const CTRL: &[u8] = b"memory|memory|cpu|cpu|pids|pids|io|blkio|cpuset|cpuset";
 const PI: &[u8] = b" (Raspberry Pi: add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt (older OS: /boot/cmdline.txt), then reboot)";
 
 /// The last checks, "what|hint" each, and which of them are needed.
@@ -23,6 +22,11 @@ clone3|Linux 5.3; thinbox falls back to clone|\
 CLONE_INTO_CGROUP|Linux 5.7; thinbox falls back to moving the process|\
 pidfd|Linux 5.3";
 const NEEDED: u32 = 0b110;
+
+/// The '|'-separated fields of `t`: one iterator type for every table.
+fn fields(t: &'static [u8]) -> impl Iterator<Item = &'static [u8]> {
+    t.split(|&c| c == b'|')
+}
 
 /// One line: "ok       WHAT" or "missing  WHAT[ (optional)]; HINT";
 /// whether it is a needed one missing.
@@ -83,8 +87,8 @@ pub fn main(args: &[S]) -> i32 {
     let ctrls = rt::read_file(cat(&[base, b"/cgroup.controllers"])).unwrap_or_default();
     // "name hierarchy count enabled" lines tell why one is missing.
     let v1 = rt::read_file(b"/proc/cgroups").unwrap_or_default();
-    let words = |t: &'static [u8]| t.split(|&ch| ch == b' ');
-    for (i, (c, n)) in words(CTRL).zip(words(CTRL_V1)).enumerate() {
+    let (mut f, mut i) = (fields(CTRL), 0);
+    while let (Some(c), Some(n)) = (f.next(), f.next()) {
         let line = v1
             .split(|&ch| ch == b'\n')
             .find(|l| l.starts_with(n) && l.get(n.len()) == Some(&b'\t'))
@@ -103,8 +107,10 @@ pub fn main(args: &[S]) -> i32 {
         };
         let ok = rt::trim(&ctrls).split(|&ch| ch == b' ').any(|w| w == c);
         bad |= item(&mut b, ok, i < 3, &[c, b" controller"], hint);
+        i += 1;
     }
-    for (i, (ns, cfg)) in words(NS).zip(words(NS_CFG)).enumerate() {
+    let (mut f, mut i) = (fields(NS), 0);
+    while let (Some(ns), Some(cfg)) = (f.next(), f.next()) {
         let ok = sys::lstat(cat(&[b"/proc/self/ns/", ns])).is_ok();
         bad |= item(
             &mut b,
@@ -113,6 +119,7 @@ pub fn main(args: &[S]) -> i32 {
             &[ns, b" namespace"],
             &[b"a kernel with CONFIG_", cfg],
         );
+        i += 1;
     }
     // An allow-all seccomp filter: BPF_RET|BPF_K with SECCOMP_RET_ALLOW.
     let seccomp = probe(0, || {
@@ -132,10 +139,10 @@ pub fn main(args: &[S]) -> i32 {
         c3 == Err(sys::Errno(9)),
         sys::pidfd_open(sys::getpid()).is_ok(),
     ];
-    let mut words = ROWS.split(|&c| c == b'|');
+    let mut f = fields(ROWS);
     for (i, ok) in oks.into_iter().enumerate() {
-        let what = words.next().unwrap_or(b"");
-        let hint = words.next().unwrap_or(b"");
+        let what = f.next().unwrap_or(b"");
+        let hint = f.next().unwrap_or(b"");
         bad |= item(&mut b, ok, NEEDED >> i & 1 != 0, &[what], &[hint]);
     }
     rt::out(b.as_slice());
