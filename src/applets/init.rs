@@ -18,29 +18,26 @@ const FORWARD: [i32; 7] = [
 ];
 
 pub fn main(args: &[S]) -> i32 {
-    let mut group = false;
-    let mut i = 0;
-    while let Some(&a) = args.get(i) {
-        match a {
-            b"-g" => group = true,
-            b"--" => {
-                i += 1;
-                break;
+    let (mut group, mut cmd) = (false, args);
+    // An unknown flag, or None once the flags end.
+    let bad = loop {
+        let Some((&a, rest)) = cmd.split_first() else {
+            break None;
+        };
+        match rt::pick(b"-g --", a) {
+            Some(0) => group = true,
+            Some(_) => {
+                cmd = rest;
+                break None;
             }
-            _ if a.first() == Some(&b'-') => {
-                return fail(Error::new(
-                    rt::cat(&[b"init: unknown flag ", a]),
-                    b"usage: init [-g] [--] CMD [ARG...]",
-                ));
-            }
-            _ => break,
+            None if a.first() == Some(&b'-') => break Some(rt::cat(&[b"init: unknown flag ", a])),
+            None => break None,
         }
-        i += 1;
-    }
-    let cmd = &args[i.min(args.len())..];
-    if cmd.is_empty() {
+        cmd = rest;
+    };
+    if bad.is_some() || cmd.is_empty() {
         return fail(Error::new(
-            b"init: no command",
+            bad.unwrap_or(b"init: no command"),
             b"usage: init [-g] [--] CMD [ARG...]",
         ));
     }
