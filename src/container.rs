@@ -70,6 +70,15 @@ pub fn bundle_of(root: &[u8], id: &[u8], st: &State) -> Option<Bundle> {
     oci::parse(&j, st.get(b"bundle").unwrap_or(b"/"), cat(&[id])).ok()
 }
 
+/// The recorded pid, 0 once stopped.
+pub fn pid(st: &State, status: &[u8]) -> u64 {
+    if status == b"stopped" {
+        0
+    } else {
+        st.num(b"pid").unwrap_or(0)
+    }
+}
+
 /// The runtime-spec state JSON.
 pub fn state_json(id: &[u8], st: &State, status: &[u8], b: Option<&Bundle>) -> Vec<u8> {
     let mut o = Buf::new();
@@ -77,11 +86,7 @@ pub fn state_json(id: &[u8], st: &State, status: &[u8], b: Option<&Bundle>) -> V
     json::put_str(&mut o, id);
     o.s(b",\"status\":");
     json::put_str(&mut o, status);
-    if status != b"stopped" {
-        o.s(b",\"pid\":").u(st.num(b"pid").unwrap_or(0));
-    } else {
-        o.s(b",\"pid\":0");
-    }
+    o.s(b",\"pid\":").u(pid(st, status));
     o.s(b",\"bundle\":");
     json::put_str(&mut o, st.get(b"bundle").unwrap_or(b""));
     if let Some(b) = b {

@@ -43,11 +43,7 @@ pub fn main(args: &[S]) -> i32 {
             b.s(id).c(b'\n');
         } else {
             let mut pid = Buf::new();
-            pid.u(if status == b"stopped" {
-                0
-            } else {
-                st.num(b"pid").unwrap_or(0)
-            });
+            pid.u(container::pid(&st, status));
             b.pad(id, 20)
                 .pad(pid.as_slice(), 12)
                 .pad(status, 12)
