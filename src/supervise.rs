@@ -155,22 +155,26 @@ pub fn main(args: &[S]) -> i32 {
     };
     let mut ready = Some(Fd(3));
 
-    match supervise(root, id, &mut ready) {
-        Ok(code) => code,
+    // A failed start, or --rm at the end: the layer and the state go.
+    let code = match supervise(root, id, &mut ready) {
+        Ok(false) => return 0,
+        Ok(true) => 0,
         Err(e) => {
             if let Some(r) = &ready {
                 let _ = sys::write(r.raw(), e.msg());
             }
-            if let Ok(st) = state::load(root, id) {
-                crate::image::remove_layer(&st);
-            }
-            state::remove_dir(root, id);
             e.code()
         }
+    };
+    if let Ok(st) = state::load(root, id) {
+        crate::image::remove_layer(&st);
     }
+    state::remove_dir(root, id);
+    code
 }
 
-fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
+/// Ok(true) when the container is to be removed (--rm).
+fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<bool> {
     let mut st = state::load(root, id)?;
     let argv = st.all(b"argv");
     let (mut c, f) = run::parse(&argv)?;
@@ -284,13 +288,10 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<i32> {
             st.set(b"status", b"exited");
         }
         // Done, or stopped while waiting to restart: --rm applies either way.
-        if f.remove {
-            crate::image::remove_layer(&st);
-            state::remove_dir(root, id);
-        } else {
+        if !f.remove {
             let _ = state::save(root, id, &st);
         }
-        return Ok(0);
+        return Ok(f.remove);
     }
 }
 
