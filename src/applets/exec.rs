@@ -6,7 +6,6 @@
 //! binary through /proc/PID/exe.
 
 use super::{Opts, create, fail, run};
-use crate::cgroup::Cgroup;
 use crate::container;
 use crate::json;
 use crate::oci;
@@ -138,15 +137,11 @@ fn exec(args: &[S]) -> Res<i32> {
         }
     }
     c.namespaces = 0;
-    let cg = if oci {
-        container::cgroup_of(&st)
-    } else {
-        st.get(b"cgroup").map(|p| Cgroup {
-            path: p,
-            fd: sys::open(p, sys::O_RDONLY | sys::O_DIRECTORY, 0).ok(),
-            v1: Vec::new(),
-        })
-    };
+    let mut cg = container::cgroup_of(&st);
+    // A detached container's one cgroup directory, opened to join it.
+    if let Some(g) = cg.as_mut().filter(|_| !oci) {
+        g.fd = sys::open(g.path, sys::O_RDONLY | sys::O_DIRECTORY, 0).ok();
+    }
     if !detach && pid_file.or(console).is_some() {
         return Err(Error::new(
             b"--pid-file and --console-socket",
