@@ -53,7 +53,9 @@ pub fn detach(args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
         state::remove_dir(root, c.id);
         return Err(e);
     }
-    let (rd, wr) = sys::pipe2(sys::O_CLOEXEC).ctx(b"pipe")?;
+    let (rd, wr) = sys::pipe2(sys::O_CLOEXEC)
+        .ctx(b"pipe")
+        .inspect_err(|_| state::remove_dir(root, c.id))?;
     match sys::clone_fork(0) {
         Ok(0) => {
             drop(rd);

@@ -310,6 +310,14 @@ test_err_device() {
     fails_cleanly 125 "device /dev/null:/etc/n: use /dev/NODE" run --rootfs "$R" --device /dev/null:/etc/n true || return 1
     fails_cleanly 125 "device /dev/null:/dev/../n: use /dev/NODE" run --rootfs "$R" --device /dev/null:/dev/../n true
 }
+# Out of fds after the state directory is made: the error, and no state.
+test_err_detach_out_of_fds() {
+    st=$scratch/st-fd
+    out=$(THINBOX_STATE=$st sh -c "ulimit -n 5; \"$TB\" run -d --name fdl --rootfs \"$R\" sleep 1" 2>&1)
+    [ $? != 0 ] || { echo "started: $out"; return 1; }
+    echo "$out" | grep -q "too many open files" || { echo "$out"; return 1; }
+    expect "" "$(ls "$st" 2> /dev/null)"
+}
 test_err_unknown_flag() { fails_cleanly 125 "unknown flag --bogus" run --rootfs "$R" --bogus true; }
 test_err_no_cgroup2() {
     mkdir -p "$scratch/plain"
