@@ -38,7 +38,7 @@ pub fn status(root: &[u8], id: &[u8], st: &State) -> S {
     b"running"
 }
 
-fn frozen(st: &State) -> bool {
+pub fn frozen(st: &State) -> bool {
     st.all(b"cgroup")
         .iter()
         .any(|d| reads(d, b"/cgroup.freeze", b"1") || reads(d, b"/freezer.state", b"FROZEN"))

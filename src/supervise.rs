@@ -379,6 +379,7 @@ pub fn status(st: &State) -> S {
     let recorded = st.get(b"status").unwrap_or(b"unknown");
     let running = state::alive(st, b"pid", b"start");
     match rt::pick(b"running restarting exited starting", recorded) {
+        Some(0) if running && crate::container::frozen(st) => b"paused",
         Some(0) if running => recorded,
         Some(1) if state::alive(st, b"sup", b"supstart") => recorded,
         Some(0 | 1) => b"dead",

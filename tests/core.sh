@@ -209,6 +209,24 @@ test_detached_init_tty_ps() {
     case $line in *"$R "*"sleep 100") ;; *) echo "ps: $line"; return 1 ;; esac
 }
 
+# A paused detached container shows as paused, and exec into it is refused
+# (the new process would freeze as it joins) until it is resumed.
+test_paused_detached() {
+    a=tbpz$$
+    "$TB" run -d --name $a --cgroup-root "$CG" --rootfs "$R" sleep 100 > /dev/null || return 1
+    "$TB" pause $a || { "$TB" rm -f $a; return 1; }
+    line=$("$TB" ps | grep "^$a ")
+    err=$(timeout 5 "$TB" exec $a echo hi 2>&1)
+    code=$?
+    "$TB" resume $a
+    out=$(timeout 5 "$TB" exec $a echo hi 2>&1)
+    "$TB" rm -f $a > /dev/null
+    case $line in *" paused "*) ;; *) echo "ps: $line"; return 1 ;; esac
+    expect 125 "$code" || return 1
+    expect "thinbox: container $a: is paused; resume it first" "$err" || return 1
+    expect hi "$out"
+}
+
 # After a second without events the supervisor and thinbox's init sleep
 # holding only a few pages (sys::idle_syscall), and both still wake.
 # --rm holds when the container is stopped while its supervisor waits to

@@ -76,13 +76,11 @@ fn exec(args: &[S]) -> Res<i32> {
     let root = state::root(None);
     let st = state::load(root, id)?;
     let oci = st.get(b"kind") == Some(b"oci");
-    let running = if oci {
-        container::status(root, id, &st) == b"running"
-    } else {
-        state::alive(&st, b"pid", b"start")
-    };
-    if !running {
-        return Err(container::err(id, b"is not running"));
+    // A paused container would freeze the new process as it joins.
+    match container::status(root, id, &st) {
+        b"running" => {}
+        b"paused" => return Err(container::err(id, b"is paused; resume it first")),
+        _ => return Err(container::err(id, b"is not running")),
     }
     protect_self()?;
     let mut c = if oci {

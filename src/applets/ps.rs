@@ -66,8 +66,8 @@ pub fn main(args: &[S]) -> i32 {
             continue;
         };
         let status = supervise::status(&st);
-        let k = rt::pick(b"running restarting starting", status);
-        let live = k == Some(0);
+        let k = rt::pick(b"running restarting starting paused", status);
+        let live = k == Some(0) || k == Some(3);
         if !all && k.is_none() {
             continue;
         }
