@@ -123,11 +123,42 @@ fn with_path<T>(s: &[u8], f: impl FnOnce(*const u8) -> R<T>) -> R<T> {
     f(p.ptr())
 }
 
-fn opt_path<T>(s: Option<&[u8]>, f: impl FnOnce(*const u8) -> R<T>) -> R<T> {
-    match s {
-        Some(s) => with_path(s, f),
-        None => f(core::ptr::null()),
+/// Syscall `nr` with arguments `a`, after a NUL-terminated copy of each of
+/// `paths` (None: NULL) goes into the argument slot named by its nibble of
+/// `slots`, lowest nibble first. One out-of-line copy of the path handling
+/// for every path syscall, and one allocation for all of a call's paths.
+#[inline(never)]
+fn path_sc(nr: Sysno, slots: u32, paths: &[Option<&[u8]>], mut a: [usize; 6]) -> R<usize> {
+    let mut n = 0;
+    for p in paths.iter().flatten() {
+        if p.len() >= 4096 || p.contains(&0) {
+            return Err(Errno(36)); // ENAMETOOLONG
+        }
+        n += p.len() + 1;
     }
+    // Never reallocated below (the capacity is exact), so addresses taken
+    // while filling it stay valid.
+    let mut v = alloc::vec::Vec::with_capacity(n);
+    let mut s = slots;
+    for p in paths {
+        let at = match p {
+            Some(p) => {
+                let at = v.as_ptr() as usize + v.len();
+                v.extend_from_slice(p);
+                v.push(0);
+                at
+            }
+            None => 0,
+        };
+        if let Some(x) = a.get_mut(s as usize & 7) {
+            *x = at;
+        }
+        s >>= 4;
+    }
+    // SAFETY: every pointer argument lives across the call: the callers'
+    // buffers, and `v` for the paths; the kernel validates the rest and
+    // ignores the arguments past the syscall's own.
+    ret(unsafe { syscall6(nr as usize, a[0], a[1], a[2], a[3], a[4], a[5]) })
 }
 
 pub const AT_FDCWD: i32 = -100;
@@ -167,7 +198,20 @@ impl Fd {
 }
 
 pub fn openat(dir: i32, path: &[u8], flags: u32, mode: u32) -> R<Fd> {
-    with_path(path, |p| sc!(openat, dir, p, flags | O_CLOEXEC, mode)).map(|fd| Fd(fd as i32))
+    path_sc(
+        Sysno::openat,
+        1,
+        &[Some(path)],
+        [
+            dir as usize,
+            0,
+            (flags | O_CLOEXEC) as usize,
+            mode as usize,
+            0,
+            0,
+        ],
+    )
+    .map(|fd| Fd(fd as i32))
 }
 
 pub fn open(path: &[u8], flags: u32, mode: u32) -> R<Fd> {
@@ -234,7 +278,12 @@ pub fn pipe2(flags: u32) -> R<(Fd, Fd)> {
 }
 
 pub fn mkdirat(dir: i32, path: &[u8], mode: u32) -> R<usize> {
-    with_path(path, |p| sc!(mkdirat, dir, p, mode))
+    path_sc(
+        Sysno::mkdirat,
+        1,
+        &[Some(path)],
+        [dir as usize, 0, mode as usize, 0, 0, 0],
+    )
 }
 
 pub fn mkdir(path: &[u8], mode: u32) -> R<usize> {
@@ -246,7 +295,12 @@ pub fn rmdir(path: &[u8]) -> R<usize> {
 }
 
 pub fn unlinkat(dir: i32, path: &[u8], flags: u32) -> R<usize> {
-    with_path(path, |p| sc!(unlinkat, dir, p, flags))
+    path_sc(
+        Sysno::unlinkat,
+        1,
+        &[Some(path)],
+        [dir as usize, 0, flags as usize, 0, 0, 0],
+    )
 }
 
 pub fn unlink(path: &[u8]) -> R<usize> {
@@ -254,23 +308,39 @@ pub fn unlink(path: &[u8]) -> R<usize> {
 }
 
 pub fn mknodat(dir: i32, path: &[u8], mode: u32, dev: u64) -> R<usize> {
-    with_path(path, |p| sc!(mknodat, dir, p, mode, dev))
+    path_sc(
+        Sysno::mknodat,
+        1,
+        &[Some(path)],
+        [dir as usize, 0, mode as usize, dev as usize, 0, 0],
+    )
 }
 
 pub fn symlinkat(target: &[u8], dir: i32, path: &[u8]) -> R<usize> {
-    with_path(target, |t| with_path(path, |p| sc!(symlinkat, t, dir, p)))
+    path_sc(
+        Sysno::symlinkat,
+        0x20,
+        &[Some(target), Some(path)],
+        [0, dir as usize, 0, 0, 0, 0],
+    )
 }
 
 pub fn linkat(odir: i32, old: &[u8], ndir: i32, new: &[u8], flags: u32) -> R<usize> {
-    with_path(old, |o| {
-        with_path(new, |n| sc!(linkat, odir, o, ndir, n, flags))
-    })
+    path_sc(
+        Sysno::linkat,
+        0x31,
+        &[Some(old), Some(new)],
+        [odir as usize, 0, ndir as usize, 0, flags as usize, 0],
+    )
 }
 
 pub fn renameat(odir: i32, old: &[u8], ndir: i32, new: &[u8]) -> R<usize> {
-    with_path(old, |o| {
-        with_path(new, |n| sc!(renameat2, odir, o, ndir, n, 0))
-    })
+    path_sc(
+        Sysno::renameat2,
+        0x31,
+        &[Some(old), Some(new)],
+        [odir as usize, 0, ndir as usize, 0, 0, 0],
+    )
 }
 
 pub fn rename(old: &[u8], new: &[u8]) -> R<usize> {
@@ -278,18 +348,38 @@ pub fn rename(old: &[u8], new: &[u8]) -> R<usize> {
 }
 
 pub fn readlinkat<'a>(dir: i32, path: &[u8], buf: &'a mut [u8]) -> R<&'a [u8]> {
-    let n = with_path(path, |p| {
-        sc!(readlinkat, dir, p, buf.as_mut_ptr(), buf.len())
-    })?;
+    let n = path_sc(
+        Sysno::readlinkat,
+        1,
+        &[Some(path)],
+        [dir as usize, 0, buf.as_mut_ptr() as usize, buf.len(), 0, 0],
+    )?;
     Ok(&buf[..n])
 }
 
 pub fn fchmodat(dir: i32, path: &[u8], mode: u32) -> R<usize> {
-    with_path(path, |p| sc!(fchmodat, dir, p, mode))
+    path_sc(
+        Sysno::fchmodat,
+        1,
+        &[Some(path)],
+        [dir as usize, 0, mode as usize, 0, 0, 0],
+    )
 }
 
 pub fn fchownat(dir: i32, path: &[u8], uid: u32, gid: u32, flags: u32) -> R<usize> {
-    with_path(path, |p| sc!(fchownat, dir, p, uid, gid, flags))
+    path_sc(
+        Sysno::fchownat,
+        1,
+        &[Some(path)],
+        [
+            dir as usize,
+            0,
+            uid as usize,
+            gid as usize,
+            flags as usize,
+            0,
+        ],
+    )
 }
 
 pub fn utimensat(dir: i32, path: &[u8], sec: i64, flags: u32) -> R<usize> {
@@ -303,18 +393,34 @@ pub fn utimensat(dir: i32, path: &[u8], sec: i64, flags: u32) -> R<usize> {
             tv_nsec: 0,
         },
     ];
-    with_path(path, |p| sc!(utimensat, dir, p, ts.as_ptr(), flags))
+    path_sc(
+        Sysno::utimensat,
+        1,
+        &[Some(path)],
+        [dir as usize, 0, ts.as_ptr() as usize, flags as usize, 0, 0],
+    )
 }
 
 pub fn fstatat(dir: i32, path: &[u8], flags: u32) -> R<Stat> {
     // SAFETY: `stat` is plain old data; all-zero is a valid value.
     let mut st: Stat = unsafe { zeroed() };
     #[cfg(target_arch = "x86_64")]
-    with_path(path, |p| {
-        sc!(newfstatat, dir, p, &mut st as *mut Stat, flags)
-    })?;
+    let nr = Sysno::newfstatat;
     #[cfg(target_arch = "aarch64")]
-    with_path(path, |p| sc!(fstatat, dir, p, &mut st as *mut Stat, flags))?;
+    let nr = Sysno::fstatat;
+    path_sc(
+        nr,
+        1,
+        &[Some(path)],
+        [
+            dir as usize,
+            0,
+            &mut st as *mut Stat as usize,
+            flags as usize,
+            0,
+            0,
+        ],
+    )?;
     Ok(st)
 }
 
@@ -347,12 +453,22 @@ pub fn is_dir(st: &Stat) -> bool {
 pub fn statfs_magic(path: &[u8]) -> R<u64> {
     // SAFETY: plain old data.
     let mut st: g::statfs = unsafe { zeroed() };
-    with_path(path, |p| sc!(statfs, p, &mut st as *mut g::statfs))?;
+    path_sc(
+        Sysno::statfs,
+        0,
+        &[Some(path)],
+        [0, &mut st as *mut g::statfs as usize, 0, 0, 0, 0],
+    )?;
     Ok(st.f_type as u64)
 }
 
 pub fn faccessat(dir: i32, path: &[u8], mode: u32) -> R<usize> {
-    with_path(path, |p| sc!(faccessat, dir, p, mode))
+    path_sc(
+        Sysno::faccessat,
+        1,
+        &[Some(path)],
+        [dir as usize, 0, mode as usize, 0, 0, 0],
+    )
 }
 
 pub fn getdents64(fd: i32, buf: &mut [u8]) -> R<usize> {
@@ -376,7 +492,7 @@ pub fn dirents(buf: &[u8], mut f: impl FnMut(&[u8], u8)) {
 }
 
 pub fn chdir(path: &[u8]) -> R<usize> {
-    with_path(path, |p| sc!(chdir, p))
+    path_sc(Sysno::chdir, 0, &[Some(path)], [0; 6])
 }
 
 pub fn fchdir(fd: i32) -> R<usize> {
@@ -384,7 +500,7 @@ pub fn fchdir(fd: i32) -> R<usize> {
 }
 
 pub fn chroot(path: &[u8]) -> R<usize> {
-    with_path(path, |p| sc!(chroot, p))
+    path_sc(Sysno::chroot, 0, &[Some(path)], [0; 6])
 }
 
 pub fn mount(
@@ -394,21 +510,25 @@ pub fn mount(
     flags: u64,
     data: Option<&[u8]>,
 ) -> R<usize> {
-    opt_path(src, |s| {
-        with_path(target, |t| {
-            opt_path(fstype, |f| {
-                opt_path(data, |d| sc!(mount, s, t, f, flags, d))
-            })
-        })
-    })
+    path_sc(
+        Sysno::mount,
+        0x4210,
+        &[src, Some(target), fstype, data],
+        [0, 0, 0, flags as usize, 0, 0],
+    )
 }
 
 pub fn umount2(target: &[u8], flags: u32) -> R<usize> {
-    with_path(target, |t| sc!(umount2, t, flags))
+    path_sc(
+        Sysno::umount2,
+        0,
+        &[Some(target)],
+        [0, flags as usize, 0, 0, 0, 0],
+    )
 }
 
 pub fn pivot_root(new: &[u8], old: &[u8]) -> R<usize> {
-    with_path(new, |n| with_path(old, |o| sc!(pivot_root, n, o)))
+    path_sc(Sysno::pivot_root, 0x10, &[Some(new), Some(old)], [0; 6])
 }
 
 pub fn sethostname(name: &[u8]) -> R<usize> {
@@ -695,7 +815,13 @@ pub fn prctl(op: u32, a: usize, b: usize, c: usize, d: usize) -> R<usize> {
 }
 
 pub fn memfd_create(name: &[u8], flags: u32) -> R<Fd> {
-    with_path(name, |p| sc!(memfd_create, p, flags)).map(|fd| Fd(fd as i32))
+    path_sc(
+        Sysno::memfd_create,
+        0,
+        &[Some(name)],
+        [0, flags as usize, 0, 0, 0, 0],
+    )
+    .map(|fd| Fd(fd as i32))
 }
 
 /// Reads /proc/self/exe-like files: the whole fd into `out`.
