@@ -26,150 +26,116 @@ pub mod update;
 
 pub type Applet = fn(&[rt::S]) -> i32;
 
-/// Name, entry point, usage (after "thinbox NAME"), description.
-type Entry = (&'static [u8], Applet, &'static [u8], &'static [u8]);
+// The applets' names, space-separated for rt::pick, then the entry
+// points in the same order and two lines each of TEXT: the usage (after
+// "thinbox NAME") and the description. Strings, not a table of rows:
+// a row of three fat pointers and an entry point cost 56 bytes.
+macro_rules! names {
+    () => {
+        "run ps exec stop kill rm logs images import rmi check init create start state delete list pause resume update features spec"
+    };
+}
+/// The applets, then names that are not applets: no help line, no link.
+const ALL: &[u8] = concat!(
+    names!(),
+    " __supervise --help -h help --version version --install --list"
+)
+.as_bytes();
+const NAMES: &[u8] = ALL.split_at(names!().len()).0;
+const N: usize = 22;
 
-const APPLETS: &[Entry] = &[
-    (
-        b"run",
-        run::main,
-        b"[OPTIONS] (IMAGE | --rootfs DIR) [--] CMD [ARG...]",
-        b"run a container from a rootfs",
-    ),
-    (
-        b"ps",
-        ps::main,
-        b"[-a] [--format json]",
-        b"list detached containers",
-    ),
-    (
-        b"exec",
-        exec::main,
-        b"[-t] [-e K=V] [-w DIR] [-u USER] NAME CMD [ARG...]",
-        b"run a command in a running container",
-    ),
-    (
-        b"stop",
-        stop::main,
-        b"[-t SECS] NAME...",
-        b"stop a detached container (TERM, then KILL)",
-    ),
-    (
-        b"kill",
-        kill::main,
-        b"[--all] NAME [SIGNAL]",
-        b"signal a container",
-    ),
-    (b"rm", rm::main, b"[-f] NAME...", b"remove a container"),
-    (
-        b"logs",
-        logs::main,
-        b"[-f] NAME",
-        b"show a detached container's output",
-    ),
-    (
-        b"images",
-        images::main,
-        b"[--data-root DIR]",
-        b"list images and whether they are unpacked",
-    ),
-    (
-        b"import",
-        import::main,
-        b"[--data-root DIR] FILE NAME",
-        b"add a rootfs tarball as an image",
-    ),
-    (
-        b"rmi",
-        rmi::main,
-        b"[--data-root DIR] NAME...",
-        b"remove an image",
-    ),
-    (
-        b"check",
-        check::main,
-        b"[--cgroup-root DIR]",
-        b"report what this kernel offers thinbox",
-    ),
-    (
-        b"init",
-        init::main,
-        b"[-g] [--] CMD [ARG...]",
-        b"be PID 1: reap zombies, forward signals",
-    ),
-    (
-        b"create",
-        create::main,
-        b"[--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] ID",
-        b"OCI: create a container from a bundle",
-    ),
-    (
-        b"start",
-        start::main,
-        b"ID",
-        b"OCI: start a created container",
-    ),
-    (
-        b"state",
-        state::main,
-        b"ID",
-        b"OCI: print a container's state JSON",
-    ),
-    (
-        b"delete",
-        delete::main,
-        b"[--force] ID",
-        b"OCI: delete a container",
-    ),
-    (
-        b"list",
-        list::main,
-        b"[--format table|json] [-q]",
-        b"OCI: list containers",
-    ),
-    (b"pause", pause::pause, b"ID", b"OCI: freeze a container"),
-    (b"resume", pause::resume, b"ID", b"OCI: thaw a container"),
-    (
-        b"update",
-        update::main,
-        b"--resources FILE|- ID",
-        b"OCI: change a container's limits",
-    ),
-    (
-        b"features",
-        features::main,
-        b"",
-        b"OCI: supported features as JSON",
-    ),
-    (
-        b"spec",
-        spec::main,
-        b"[--bundle DIR] [--rootless]",
-        b"OCI: write a starting config.json",
-    ),
+const MAINS: [Applet; N + 8] = [
+    run::main,
+    ps::main,
+    exec::main,
+    stop::main,
+    kill::main,
+    rm::main,
+    logs::main,
+    images::main,
+    import::main,
+    rmi::main,
+    check::main,
+    init::main,
+    create::main,
+    start::main,
+    state::main,
+    delete::main,
+    list::main,
+    pause::pause,
+    pause::resume,
+    update::main,
+    features::main,
+    spec::main,
+    crate::supervise::main,
+    help,
+    help,
+    help,
+    version,
+    version,
+    install,
+    list,
 ];
 
+const TEXT: &[u8] = b"\
+    [OPTIONS] (IMAGE | --rootfs DIR) [--] CMD [ARG...]\n\
+    run a container from a rootfs\n\
+    [-a] [--format json]\n\
+    list detached containers\n\
+    [-t] [-e K=V] [-w DIR] [-u USER] NAME CMD [ARG...]\n\
+    run a command in a running container\n\
+    [-t SECS] NAME...\n\
+    stop a detached container (TERM, then KILL)\n\
+    [--all] NAME [SIGNAL]\n\
+    signal a container\n\
+    [-f] NAME...\n\
+    remove a container\n\
+    [-f] NAME\n\
+    show a detached container's output\n\
+    [--data-root DIR]\n\
+    list images and whether they are unpacked\n\
+    [--data-root DIR] FILE NAME\n\
+    add a rootfs tarball as an image\n\
+    [--data-root DIR] NAME...\n\
+    remove an image\n\
+    [--cgroup-root DIR]\n\
+    report what this kernel offers thinbox\n\
+    [-g] [--] CMD [ARG...]\n\
+    be PID 1: reap zombies, forward signals\n\
+    [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] ID\n\
+    OCI: create a container from a bundle\n\
+    ID\n\
+    OCI: start a created container\n\
+    ID\n\
+    OCI: print a container's state JSON\n\
+    [--force] ID\n\
+    OCI: delete a container\n\
+    [--format table|json] [-q]\n\
+    OCI: list containers\n\
+    ID\n\
+    OCI: freeze a container\n\
+    ID\n\
+    OCI: thaw a container\n\
+    --resources FILE|- ID\n\
+    OCI: change a container's limits\n\
+    \n\
+    OCI: supported features as JSON\n\
+    [--bundle DIR] [--rootless]\n\
+    OCI: write a starting config.json\n";
+
+/// Line `k` of applet `i`'s two in TEXT: 0 the usage, 1 the description.
+fn text(i: usize, k: usize) -> &'static [u8] {
+    rt::split(TEXT, b'\n').nth(2 * i + k).unwrap_or(b"")
+}
+
 pub fn dispatch(name: &[u8], args: &[rt::S]) -> Option<i32> {
-    if let Some((n, f, _, help)) = APPLETS.iter().find(|a| a.0 == name) {
-        // run has a longer help of its own.
-        if args.first() == Some(&&b"--help"[..]) && *n != b"run" {
-            rt::out(rt::cat(&[usage_line(n), b"\n", help, b"\n"]));
-            return Some(0);
-        }
-        return Some(f(args));
+    let i = rt::pick(ALL, name)?;
+    // run has a longer help of its own.
+    if (1..N).contains(&i) && args.first() == Some(&&b"--help"[..]) {
+        rt::out(rt::cat(&[usage_line(name), b"\n", text(i, 1), b"\n"]));
+        return Some(0);
     }
-    // Not applets: no help line, no link.
-    let f: Applet = match rt::pick(
-        b"__supervise --help -h help --version version --install --list",
-        name,
-    )? {
-        0 => crate::supervise::main,
-        1..=3 => help,
-        4 | 5 => version,
-        6 => install,
-        _ => list,
-    };
-    Some(f(args))
+    Some(MAINS[i](args))
 }
 
 fn help(_: &[rt::S]) -> i32 {
@@ -184,7 +150,7 @@ fn version(_: &[rt::S]) -> i32 {
 
 fn list(_: &[rt::S]) -> i32 {
     let mut b = rt::Buf::new();
-    for (n, ..) in APPLETS.iter() {
+    for n in rt::split(NAMES, b' ') {
         b.s(n).c(b'\n');
     }
     rt::out(b.as_slice());
@@ -204,7 +170,7 @@ fn install(args: &[rt::S]) -> i32 {
         Ok(p) => rt::cat(&[p]),
         Err(e) => return fail(rt::Error::sys(b"reading /proc/self/exe", e)),
     };
-    for (n, ..) in APPLETS.iter() {
+    for n in rt::split(NAMES, b' ') {
         let link = rt::cat(&[dir, b"/", n]);
         let _ = crate::sys::unlink(link);
         if let Err(e) = crate::sys::symlinkat(exe, crate::sys::AT_FDCWD, link) {
@@ -216,10 +182,7 @@ fn install(args: &[rt::S]) -> i32 {
 
 /// "usage: thinbox NAME ARGS", from the table.
 pub fn usage_line(name: &[u8]) -> rt::S {
-    let args = APPLETS
-        .iter()
-        .find(|a| a.0 == name)
-        .map_or(&b""[..], |a| a.2);
+    let args = rt::pick(NAMES, name).map_or(&b""[..], |i| text(i, 0));
     let sep: &[u8] = if args.is_empty() { b"" } else { b" " };
     rt::cat(&[b"usage: thinbox ", name, sep, args])
 }
@@ -232,8 +195,10 @@ pub fn usage_error(name: &[u8]) -> rt::Error {
 pub fn usage() {
     let mut b = rt::Buf::new();
     b.s(b"usage: thinbox COMMAND [ARGS...]\n\ncommands:\n");
-    for (n, _, _, help) in APPLETS.iter() {
-        b.s(b"  ").pad(n, 10).s(help).c(b'\n');
+    let mut t = rt::split(TEXT, b'\n');
+    for n in rt::split(NAMES, b' ') {
+        t.next();
+        b.s(b"  ").pad(n, 10).s(t.next().unwrap_or(b"")).c(b'\n');
     }
     rt::err(b.as_slice());
 }
@@ -391,6 +356,21 @@ mod tests {
             out += &std::format!("[{}]", s(r));
         }
         out
+    }
+
+    #[test]
+    fn table() {
+        assert_eq!(crate::rt::split(super::NAMES, b' ').count(), super::N);
+        assert_eq!(
+            super::TEXT.iter().filter(|&&c| c == b'\n').count(),
+            2 * super::N
+        );
+        assert_eq!(
+            super::usage_line(b"spec"),
+            b"usage: thinbox spec [--bundle DIR] [--rootless]"
+        );
+        assert_eq!(super::usage_line(b"features"), b"usage: thinbox features");
+        assert_eq!(super::text(21, 1), b"OCI: write a starting config.json");
     }
 
     fn s(b: &[u8]) -> &str {
