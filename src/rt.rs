@@ -248,9 +248,15 @@ pub trait Ctx<T> {
 }
 
 impl<T> Ctx<T> for sys::R<T> {
-    #[inline(never)]
+    // Inline: an out-of-line copy per T moved every result through memory
+    // twice; at the call the Ok value stays where `?` wants it, and only
+    // the call to the out-of-line Error::sys is added.
+    #[inline(always)]
     fn ctx(self, what: &[u8]) -> Res<T> {
-        self.map_err(|e| Error::sys(what, e))
+        match self {
+            Ok(v) => Ok(v),
+            Err(e) => Err(Error::sys(what, e)),
+        }
     }
 }
 
