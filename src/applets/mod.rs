@@ -286,13 +286,17 @@ impl<'a> Opts<'a> {
             rt::out(rt::cat(&[usage, b"\n"]));
             crate::sys::exit(0);
         }
-        for (i, e) in table.split(|&c| c == b' ').enumerate() {
+        for (i, e) in rt::split(table, b' ').enumerate() {
+            let [short, kind, longs @ ..] = e else {
+                continue;
+            };
             let hit = match f {
-                [b'-', b'-', long @ ..] => e[2..].split(|&c| c == b'|').any(|n| n == long),
-                _ => f[1] == e[0],
+                [b'-', b'-', long @ ..] => rt::split(longs, b'|').any(|n| n == long),
+                [_, c, ..] => c == short,
+                _ => false,
             };
             if hit {
-                let v = if e[1] == b':' { self.value(f)? } else { b"" };
+                let v = if *kind == b':' { self.value(f)? } else { b"" };
                 return Ok(Some((i, f, v)));
             }
         }
