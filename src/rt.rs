@@ -342,7 +342,7 @@ pub fn split(s: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
 /// The index of `w` among the space-separated words of `table`.
 #[inline(never)]
 pub fn pick(table: &[u8], w: &[u8]) -> Option<usize> {
-    table.split(|&c| c == b' ').position(|t| t == w)
+    split(table, b' ').position(|t| t == w)
 }
 
 pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
