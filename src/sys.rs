@@ -222,22 +222,26 @@ pub fn close(fd: i32) -> R<usize> {
     sc!(close, fd)
 }
 
-pub fn read(fd: i32, buf: &mut [u8]) -> R<usize> {
+/// read or write, made again when a signal interrupts it: one loop for
+/// both.
+#[inline(never)]
+fn rw(nr: Sysno, fd: i32, p: usize, len: usize) -> R<usize> {
     loop {
-        match sc!(read, fd, buf.as_mut_ptr(), buf.len()) {
+        // SAFETY: the callers pass a buffer that lives across the call
+        // and its length.
+        match ret(unsafe { syscall3(nr as usize, fd as usize, p, len) }) {
             Err(EINTR) => continue,
             r => return r,
         }
     }
 }
 
+pub fn read(fd: i32, buf: &mut [u8]) -> R<usize> {
+    rw(Sysno::read, fd, buf.as_mut_ptr() as usize, buf.len())
+}
+
 pub fn write(fd: i32, buf: &[u8]) -> R<usize> {
-    loop {
-        match sc!(write, fd, buf.as_ptr(), buf.len()) {
-            Err(EINTR) => continue,
-            r => return r,
-        }
-    }
+    rw(Sysno::write, fd, buf.as_ptr() as usize, buf.len())
 }
 
 pub fn write_all(fd: i32, mut buf: &[u8]) -> R<()> {
