@@ -9,6 +9,7 @@ extern crate alloc;
 pub mod sys;
 #[macro_use]
 pub mod rt;
+pub mod apparmor;
 pub mod applets;
 pub mod caps;
 pub mod cgroup;

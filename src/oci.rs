@@ -308,7 +308,7 @@ fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
         && !v.is_empty()
     {
         // Unit tests see the same on every host.
-        if !cfg!(test) && !crate::rootfs::apparmor_enabled() {
+        if !cfg!(test) && !crate::apparmor::enabled() {
             r.no(b"AppArmor is not enabled on this host; remove it, or boot with apparmor=1");
         }
         c.apparmor = Some(v);

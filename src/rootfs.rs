@@ -2,7 +2,7 @@
 //! mount list, /dev, pivot_root, then masked and read-only paths. Runs in
 //! the child, inside its new mount namespace.
 
-use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
+use crate::rt::{Buf, Ctx, Error, Res, S, cat};
 use crate::spec::{self, Container, MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, Mount};
 use crate::sys;
 use alloc::vec::Vec;
@@ -364,25 +364,4 @@ mod tests {
         assert_eq!(dev_t(1, 3), 0x103);
         assert_eq!(dev_t(5, 0), 0x500);
     }
-}
-
-pub fn apparmor_enabled() -> bool {
-    rt::read_file(b"/sys/module/apparmor/parameters/enabled")
-        .is_ok_and(|v| v.first() == Some(&b'Y'))
-}
-
-/// Makes the next execve enter `profile`, as runc does: through the
-/// AppArmor attr directory (5.8+), else the shared LSM one.
-pub fn apparmor_exec(profile: &[u8]) -> Res<()> {
-    let msg = cat(&[b"exec ", profile]);
-    let r = match rt::write_file(b"/proc/thread-self/attr/apparmor/exec", msg) {
-        Err(sys::ENOENT) if sys::stat(b"/proc/thread-self/attr/apparmor").is_err() => {
-            rt::write_file(b"/proc/thread-self/attr/exec", msg)
-        }
-        r => r,
-    };
-    r.map_err(|e| {
-        Error::sys(cat(&[b"AppArmor profile ", profile]), e)
-            .hint(b"load it first (apparmor_parser -r FILE)")
-    })
 }

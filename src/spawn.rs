@@ -366,7 +366,7 @@ fn finish(c: &Container, o: &Opts, sock: i32, state_json: &[u8], umask: u32) -> 
         load_seccomp(c)?;
     }
     if let Some(p) = c.apparmor {
-        rootfs::apparmor_exec(p)?;
+        crate::apparmor::exec_into(p)?;
     }
     caps::before_setuid(&c.caps)?;
     sys::setgroups(&c.groups).ctx(b"setgroups")?;
