@@ -149,6 +149,14 @@ fn dev_t(major: u32, minor: u32) -> u64 {
     (mi & 0xff) | ((ma & 0xfff) << 8) | ((mi & !0xff) << 12) | ((ma & !0xfff) << 32)
 }
 
+/// The major and minor numbers of a dev_t, the inverse of `dev_t`.
+pub fn dev_numbers(rdev: u64) -> (u32, u32) {
+    (
+        ((rdev >> 8) & 0xfff) as u32 | ((rdev >> 32) as u32 & !0xfff),
+        (rdev & 0xff) as u32 | ((rdev >> 12) as u32 & !0xff),
+    )
+}
+
 fn make_devices(root: &[u8], c: &Container) -> Res<()> {
     // ROOT/dev/NAME, in one buffer cut back to ROOT/dev/ for each name.
     let mut b = Buf::new();
@@ -338,6 +346,15 @@ fn readonly(p: &[u8]) -> sys::R<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn dev_numbers_invert_dev_t() {
+        for (ma, mi) in [(1, 11), (7, 1), (300, 70000), (4095, 255), (4096, 256)] {
+            assert_eq!(dev_numbers(dev_t(ma, mi)), (ma, mi));
+        }
+        // /dev/null as the kernel encodes it.
+        assert_eq!(dev_numbers(0x103), (1, 3));
+    }
 
     #[test]
     fn resolve_stays_inside() {

@@ -434,13 +434,13 @@ fn device(v: S) -> Res<(Device, u8)> {
         ));
     }
     let st = st?;
-    let rdev = st.st_rdev as u64;
+    let (major, minor) = rootfs::dev_numbers(st.st_rdev as u64);
     Ok((
         Device {
             path,
             kind,
-            major: ((rdev >> 8) & 0xfff) as u32 | ((rdev >> 32) as u32 & !0xfff),
-            minor: (rdev & 0xff) as u32 | ((rdev >> 12) as u32 & !0xff),
+            major,
+            minor,
             mode: st.st_mode & 0o7777,
             uid: st.st_uid,
             gid: st.st_gid,
