@@ -287,7 +287,7 @@ fn child(
         }
     }
     if c.namespaces & sys::CLONE_NEWNET != 0 {
-        sys::if_up(b"lo").ctx(b"bringing up loopback")?;
+        sys::loopback_up().ctx(b"bringing up loopback")?;
     }
     let mut state_json: &[u8] = b"";
     let mut before_pivot = || -> Res<()> {

@@ -1146,11 +1146,11 @@ pub fn recv_with_fd(sock: i32, data: &mut [u8]) -> R<(usize, Option<Fd>)> {
     Ok((n, fd))
 }
 
-/// Brings a network interface up (SIOCSIFFLAGS with IFF_UP).
-pub fn if_up(name: &[u8]) -> R<usize> {
+/// Brings up `lo` (SIOCSIFFLAGS with IFF_UP), the only interface a new network namespace has.
+pub fn loopback_up() -> R<usize> {
     let s = socket(AF_INET, SOCK_DGRAM)?;
     let mut ifr = [0u8; 40];
-    ifr[..name.len()].copy_from_slice(name);
+    ifr[..2].copy_from_slice(b"lo");
     ioctl(
         s.0,
         linux_raw_sys::ioctl::SIOCGIFFLAGS,
