@@ -68,6 +68,13 @@ pub struct Caps {
 }
 
 impl Caps {
+    /// The kernel raises an ambient capability only if it is also permitted
+    /// and inheritable; the runtime-spec asks for a warning, not a failure,
+    /// for the others (`crun spec` lists ambient ones with no inheritable).
+    pub fn raisable_ambient(&self) -> u64 {
+        self.ambient & self.permitted & self.inheritable
+    }
+
     /// Every set equal to `m` except inheritable and ambient, as Docker does.
     pub fn docker(m: u64) -> Caps {
         Caps {
@@ -180,7 +187,7 @@ pub fn after_setuid(c: &Caps) -> Res<()> {
     )
     .ctx(b"capset")?;
     let _ = sys::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    each(c.ambient & known, |cap| {
+    each(c.raisable_ambient() & known, |cap| {
         sys::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0)
             .map(|_| ())
             .ctx(b"raising an ambient capability")

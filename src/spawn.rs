@@ -67,6 +67,12 @@ pub struct Opts<'a> {
 /// `start_fd`, is waiting for start); every setup failure comes back
 /// as an Error naming the step, with the child reaped.
 pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
+    if c.caps.raisable_ambient() != c.caps.ambient {
+        crate::container::warn(Error::new(
+            b"process.capabilities.ambient",
+            b"a capability that is not also permitted and inheritable is not raised",
+        ));
+    }
     let (parent_end, child_end) = sys::socketpair(sys::SOCK_SEQPACKET).ctx(b"socketpair")?;
     let cgfd = cg
         .and_then(|g| g.fd.as_ref())
