@@ -36,6 +36,7 @@ test-host: build $(CACHE)/rootfs/bin/busybox
 	sh tests/security.sh $(X86) $(CACHE)/rootfs
 	sh tests/images.sh $(X86) $(CACHE)/rootfs
 	sh tests/containerd.sh $(X86)
+	python3 tests/fuzz.py $(X86) $(CACHE)/rootfs
 
 test-vm: build
 	sh tests/vm/run $(ARCH)
