@@ -22,6 +22,10 @@ pub fn human(b: &mut Buf, n: u64, units: &[(u64, u8)]) {
     b.u(n);
 }
 
+/// The columns: JSON keys, and the table's widths (the last is unpadded).
+const COLS: &[u8] = b"name pid status uptime memory image command";
+const WIDTHS: [u8; 6] = [20, 9, 14, 9, 9, 21];
+
 pub const BYTES: [(u64, u8); 3] = [(1 << 30, b'G'), (1 << 20, b'M'), (1 << 10, b'K')];
 
 fn uptime(b: &mut Buf, secs: u64) {
@@ -106,32 +110,39 @@ pub fn main(args: &[S]) -> i32 {
             cmd.0.pop();
         }
         let image = st.get(b"image").unwrap_or(b"-");
-        if json {
+        // One loop over the columns for both formats: JSON keys, table widths.
+        // Leaked: ps exits right after, and no drops to run.
+        let vals: [&[u8]; 7] = [
+            id,
+            pid.leak(),
+            status,
+            up.leak(),
+            mem.leak(),
+            image,
+            cmd.leak(),
+        ];
+        if json && b.0.len() > 1 {
             // Past the "[", an object is already there.
-            if b.0.len() > 1 {
-                b.c(b',');
-            }
-            b.s(b"{\"name\":");
-            json_out::put_str(&mut b, id);
-            b.s(b",\"pid\":").s(&pid.0);
-            b.s(b",\"status\":");
-            json_out::put_str(&mut b, status);
-            b.s(b",\"uptime\":");
-            json_out::put_str(&mut b, up.as_slice());
-            b.s(b",\"memory\":").s(&mem.0);
-            b.s(b",\"image\":");
-            json_out::put_str(&mut b, image);
-            b.s(b",\"command\":");
-            json_out::put_str(&mut b, cmd.as_slice());
-            b.c(b'}');
-        } else {
-            b.pad(id, 20)
-                .pad(pid.as_slice(), 9)
-                .pad(status, 14)
-                .pad(up.as_slice(), 9)
-                .pad(mem.as_slice(), 9);
-            b.pad(image, 21).s(cmd.as_slice()).c(b'\n');
+            b.c(b',');
         }
+        let mut keys = rt::split(COLS, b' ');
+        for (i, v) in vals.iter().enumerate() {
+            let k = keys.next().unwrap_or_default();
+            if json {
+                b.c(if i == 0 { b'{' } else { b',' }).c(b'"').s(k).s(b"\":");
+                // pid and memory are numbers (or null).
+                if i == 1 || i == 4 {
+                    b.s(v);
+                } else {
+                    json_out::put_str(&mut b, v);
+                }
+            } else if let Some(&w) = WIDTHS.get(i) {
+                b.pad(v, w as usize);
+            } else {
+                b.s(v);
+            }
+        }
+        b.c(if json { b'}' } else { b'\n' });
     }
     if json {
         b.s(b"]\n");
