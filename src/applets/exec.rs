@@ -77,10 +77,10 @@ fn exec(args: &[S]) -> Res<i32> {
     let st = state::load(root, id)?;
     let oci = st.get(b"kind") == Some(b"oci");
     // A paused container would freeze the new process as it joins.
-    match container::status(root, id, &st) {
-        b"running" => {}
-        b"paused" => return Err(container::err(id, b"is paused; resume it first")),
-        _ => return Err(container::err(id, b"is not running")),
+    match rt::pick(b"running paused", container::status(root, id, &st)) {
+        Some(0) => {}
+        Some(_) => return Err(container::err(id, b"is paused; resume it first")),
+        None => return Err(container::err(id, b"is not running")),
     }
     protect_self()?;
     let mut c = if oci {
