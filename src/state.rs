@@ -190,6 +190,17 @@ pub fn start_time(pid: u64) -> Option<u64> {
     rt::parse_u64(fields.nth(18)?)
 }
 
+/// Whether the container's process runs, or with `sup` its supervisor:
+/// one flag at each call instead of two key strings.
+#[inline(never)]
+pub fn live(s: &State, sup: bool) -> bool {
+    if sup {
+        alive(s, b"sup", b"supstart")
+    } else {
+        alive(s, b"pid", b"start")
+    }
+}
+
 /// Whether the process recorded under `pid_key`/`start_key` still runs.
 pub fn alive(s: &State, pid_key: &[u8], start_key: &[u8]) -> bool {
     match (s.num(pid_key), s.num(start_key)) {

@@ -377,11 +377,11 @@ fn wait_backoff(sigfd: &Fd, out: i32, log: &mut Log, ms: u64, stop_flag: S) -> b
 /// What `ps` shows in STATUS, always checked against /proc.
 pub fn status(st: &State) -> S {
     let recorded = st.get(b"status").unwrap_or(b"unknown");
-    let running = state::alive(st, b"pid", b"start");
+    let running = state::live(st, false);
     match rt::pick(b"running restarting exited starting", recorded) {
         Some(0) if running && crate::container::frozen(st) => b"paused",
         Some(0) if running => recorded,
-        Some(1) if state::alive(st, b"sup", b"supstart") => recorded,
+        Some(1) if state::live(st, true) => recorded,
         Some(0 | 1) => b"dead",
         Some(2) => {
             let mut b = Buf::new();

@@ -42,7 +42,7 @@ pub fn main(args: &[S]) -> i32 {
             Ok(st) => st,
             Err(_) => return 0,
         };
-        if !state::alive(&st, b"pid", b"start") && !state::alive(&st, b"sup", b"supstart") {
+        if !state::live(&st, false) && !state::live(&st, true) {
             return 0;
         }
         sys::sleep_ms(100);

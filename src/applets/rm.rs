@@ -23,7 +23,7 @@ pub fn main(args: &[S]) -> i32 {
                 continue;
             }
         };
-        let running = state::alive(&st, b"pid", b"start") || state::alive(&st, b"sup", b"supstart");
+        let running = state::live(&st, false) || state::live(&st, true);
         if running && !force {
             code =
                 fail(crate::container::err(id, b"is running").hint(b"stop it first, or use rm -f"));

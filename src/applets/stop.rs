@@ -45,18 +45,18 @@ pub fn stop(root: &[u8], id: &[u8], st: &State, secs: u64) {
     );
     let pid = st.num(b"pid").unwrap_or(0) as i32;
     let sup = st.num(b"sup").unwrap_or(0) as i32;
-    let running = state::alive(st, b"pid", b"start");
+    let running = state::live(st, false);
     if running {
         let _ = sys::kill(pid, sys::SIGTERM);
-    } else if state::alive(st, b"sup", b"supstart") {
+    } else if state::live(st, true) {
         // Waiting to restart: wake it so it sees the stop mark.
         let _ = sys::kill(sup, sys::SIGTERM);
     }
     let deadline = sys::now_ns() + secs * 1_000_000_000;
     let mut killed = false;
     loop {
-        let c = state::alive(st, b"pid", b"start");
-        let s = state::alive(st, b"sup", b"supstart");
+        let c = state::live(st, false);
+        let s = state::live(st, true);
         if !c && !s {
             return;
         }
