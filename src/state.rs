@@ -57,20 +57,30 @@ impl State {
         self.fields.push((key, val));
     }
 
-    /// Keys point into `data`, leaked.
+    /// Keys and values point into `data`, leaked; values are unescaped
+    /// in place (escapes only shrink), so no value needs a copy.
     pub fn parse(data: Vec<u8>) -> State {
         let mut s = State::default();
-        for line in data.leak().split(|&c| c == b'\n') {
+        for line in data.leak().split_mut(|&c| c == b'\n') {
             if line.is_empty() {
                 continue;
             }
             let sp = line.iter().position(|&c| c == b' ').unwrap_or(line.len());
-            let val = if sp < line.len() {
-                &line[sp + 1..]
-            } else {
-                b""
-            };
-            s.fields.push((&line[..sp], unescape(val)));
+            // Unescaped in place: each escape is two bytes for one.
+            let (mut r, mut w) = (sp + 1, sp + 1);
+            while r < line.len() {
+                let mut c = line[r];
+                if c == b'\\' && r + 1 < line.len() {
+                    r += 1;
+                    c = if line[r] == b'n' { b'\n' } else { line[r] };
+                }
+                line[w] = c;
+                w += 1;
+                r += 1;
+            }
+            let line: S = line;
+            s.fields
+                .push((&line[..sp], line.get(sp + 1..w).unwrap_or_default()));
         }
         s
     }
@@ -90,21 +100,6 @@ impl State {
         }
         b.0
     }
-}
-
-fn unescape(v: &[u8]) -> S {
-    let mut out = Vec::with_capacity(v.len());
-    let mut i = 0;
-    while i < v.len() {
-        if v[i] == b'\\' && i + 1 < v.len() {
-            out.push(if v[i + 1] == b'n' { b'\n' } else { v[i + 1] });
-            i += 2;
-        } else {
-            out.push(v[i]);
-            i += 1;
-        }
-    }
-    out.leak()
 }
 
 pub fn dir(root: &[u8], id: &[u8]) -> S {
@@ -261,6 +256,10 @@ mod tests {
         assert_eq!(back.num(b"pid"), Some(43));
         assert_eq!(back.all(b"arg"), [&b"sh"[..], b"-c", b"echo a\\b\nc"]);
         assert_eq!(back.get(b"none"), None);
+        let odd = State::parse(b"bare\nk a\\\\b\\nc\\\nend x\\".to_vec());
+        assert_eq!(odd.get(b"bare"), Some(&b""[..]));
+        assert_eq!(odd.get(b"k"), Some(&b"a\\b\nc\\"[..]));
+        assert_eq!(odd.get(b"end"), Some(&b"x\\"[..]));
     }
 
     #[test]
