@@ -176,7 +176,7 @@ pub fn start_time(pid: u64) -> Option<u64> {
     b.s(b"/proc/").u(pid).s(b"/stat");
     let data = rt::read_file(b.as_slice()).ok()?;
     let close = data.iter().rposition(|&c| c == b')')?;
-    let mut fields = data[close + 2..].split(|&c| c == b' ');
+    let mut fields = rt::split(&data[close + 2..], b' ');
     let state = fields.next()?;
     if state == b"Z" || state == b"X" {
         return None;

@@ -23,9 +23,10 @@ CLONE_INTO_CGROUP|Linux 5.7; thinbox falls back to moving the process|\
 pidfd|Linux 5.3";
 const NEEDED: u32 = 0b110;
 
-/// The '|'-separated fields of `t`: one iterator type for every table.
+/// The '|'-separated fields of `t`: rt::split's iterator, shared with
+/// every other split.
 fn fields(t: &'static [u8]) -> impl Iterator<Item = &'static [u8]> {
-    t.split(|&c| c == b'|')
+    rt::split(t, b'|')
 }
 
 /// One line: "ok       WHAT" or "missing  WHAT[ (optional)]; HINT";
@@ -89,8 +90,7 @@ pub fn main(args: &[S]) -> i32 {
     let v1 = rt::read_file(b"/proc/cgroups").unwrap_or_default();
     let (mut f, mut i) = (fields(CTRL), 0);
     while let (Some(c), Some(n)) = (f.next(), f.next()) {
-        let line = v1
-            .split(|&ch| ch == b'\n')
+        let line = rt::split(&v1, b'\n')
             .find(|l| l.starts_with(n) && l.get(n.len()) == Some(&b'\t'))
             .unwrap_or(b"");
         let held = line.len() > n.len() + 2
@@ -105,7 +105,7 @@ pub fn main(args: &[S]) -> i32 {
                 if i == 0 { PI } else { b"" },
             ]
         };
-        let ok = rt::trim(&ctrls).split(|&ch| ch == b' ').any(|w| w == c);
+        let ok = rt::split(rt::trim(&ctrls), b' ').any(|w| w == c);
         bad |= item(&mut b, ok, i < 3, &[c, b" controller"], hint);
         i += 1;
     }

@@ -164,7 +164,7 @@ fn processes(root: &[u8], id: &[u8], json: bool) -> i32 {
     };
     let mut b = Buf::new();
     b.s(if json { b"[" } else { b"PID      CMD\n" });
-    for p in procs.split(|&c| c == b'\n').filter_map(rt::parse_u64) {
+    for p in rt::split(&procs, b'\n').filter_map(rt::parse_u64) {
         let mut n = Buf::new();
         n.u(p);
         if json {
