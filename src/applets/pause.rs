@@ -41,20 +41,20 @@ fn set(id: &[u8], freeze: bool) -> Res<()> {
     let cg =
         container::cgroup_of(&st).ok_or_else(|| container::err(id, b"has no cgroup to freeze"))?;
     let v2 = cg.v1.is_empty();
-    let (f, v): (S, &[u8]) = if v2 {
-        (
-            cat(&[cg.path, b"/cgroup.freeze"]),
-            if freeze { b"1" } else { b"0" },
-        )
+    let (dir, name, v): (S, &[u8], &[u8]) = if v2 {
+        (cg.path, b"/cgroup.freeze", if freeze { b"1" } else { b"0" })
     } else {
         let dir = cg
             .v1_dir(b"freezer")
             .map_err(|_| Error::new(b"freezer", b"the v1 freezer controller is not mounted"))?;
         (
-            cat(&[dir, b"/freezer.state"]),
+            dir,
+            b"/freezer.state",
             if freeze { b"FROZEN" } else { b"THAWED" },
         )
     };
+    // One path join for both versions.
+    let f = cat(&[dir, name]);
     rt::write_file(f, v).ctx(f)?;
     if !v2 {
         return Ok(());
