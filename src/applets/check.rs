@@ -85,12 +85,15 @@ pub fn main(args: &[S]) -> i32 {
         &[b"cgroup v2 delegated"],
         &[b"run as root, or delegate the cgroup and pass --cgroup-root"],
     );
-    let ctrls = rt::read_file(cat(&[base, b"/cgroup.controllers"])).unwrap_or_default();
+    // Leaked, as the output buffer is: check exits right after.
+    let ctrls = rt::read_file(cat(&[base, b"/cgroup.controllers"]))
+        .unwrap_or_default()
+        .leak();
     // "name hierarchy count enabled" lines tell why one is missing.
-    let v1 = rt::read_file(b"/proc/cgroups").unwrap_or_default();
+    let v1 = rt::read_file(b"/proc/cgroups").unwrap_or_default().leak();
     let (mut f, mut i) = (fields(CTRL), 0);
     while let (Some(c), Some(n)) = (f.next(), f.next()) {
-        let line = rt::split(&v1, b'\n')
+        let line = rt::split(v1, b'\n')
             .find(|l| l.starts_with(n) && l.get(n.len()) == Some(&b'\t'))
             .unwrap_or(b"");
         let held = line.len() > n.len() + 2
@@ -105,7 +108,7 @@ pub fn main(args: &[S]) -> i32 {
                 if i == 0 { PI } else { b"" },
             ]
         };
-        let ok = rt::split(rt::trim(&ctrls), b' ').any(|w| w == c);
+        let ok = rt::split(rt::trim(ctrls), b' ').any(|w| w == c);
         bad |= item(&mut b, ok, i < 3, &[c, b" controller"], hint);
         i += 1;
     }
@@ -145,6 +148,6 @@ pub fn main(args: &[S]) -> i32 {
         let hint = f.next().unwrap_or(b"");
         bad |= item(&mut b, ok, NEEDED >> i & 1 != 0, &[what], &[hint]);
     }
-    rt::out(b.as_slice());
+    rt::out(b.leak());
     bad as i32
 }
