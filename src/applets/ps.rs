@@ -3,7 +3,7 @@
 
 use super::{Opts, fail};
 use crate::json_out;
-use crate::rt::{self, Buf, Error, S, cat};
+use crate::rt::{self, Buf, Error, Res, S, cat};
 use crate::state;
 use crate::supervise;
 
@@ -40,31 +40,60 @@ fn uptime(b: &mut Buf, secs: u64) {
 }
 
 pub fn main(args: &[S]) -> i32 {
+    match ps(args) {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
+}
+
+fn ps(args: &[S]) -> Res<()> {
     let (mut all, mut json) = (false, false);
     let mut o = Opts::new(args);
     let usage = super::usage_line(b"ps");
-    loop {
-        match o.flag(b"a.all -:format", usage) {
-            Ok(None) => break,
-            Ok(Some((0, _, _))) => all = true,
-            Ok(Some((_, _, v))) => match rt::pick(b"table json", v) {
-                Some(n) => json = n == 1,
-                None => return fail(Error::new(b"ps --format", b"must be table or json")),
-            },
-            Err(e) => return fail(e),
+    while let Some((i, _, v)) = o.flag(b"a.all -:format", usage)? {
+        if i == 0 {
+            all = true;
+        } else {
+            json = rt::pick(b"table json", v)
+                .ok_or_else(|| Error::new(b"ps --format", b"must be table or json"))?
+                == 1;
         }
     }
     let root = state::root(None);
-    if let [id, ..] = o.rest() {
-        return processes(root, id, json);
-    }
-    let now = crate::sys::wall_time().0;
+    // Both listings: a JSON array, or a table under its header; the one
+    // buffer is written out at the end and leaked (ps exits right after).
     let mut b = Buf::new();
-    if json {
-        b.c(b'[');
-    } else {
-        b.s(b"NAME                PID      STATUS        UPTIME   MEMORY   IMAGE                COMMAND\n");
+    let rest = o.rest();
+    b.s(match (json, rest) {
+        (true, _) => b"[",
+        (false, []) => HEAD,
+        _ => b"PID      CMD\n",
+    });
+    match rest {
+        [id, ..] => processes(&mut b, root, id, json)?,
+        [] => containers(&mut b, root, all, json),
     }
+    if json {
+        b.s(b"]\n");
+    }
+    rt::out(b.leak());
+    Ok(())
+}
+
+const HEAD: &[u8] =
+    b"NAME                PID      STATUS        UPTIME   MEMORY   IMAGE                COMMAND\n";
+
+/// Past the "[", an element is already there.
+#[inline(always)]
+fn comma(b: &mut Buf) {
+    if b.0.len() > 1 {
+        b.c(b',');
+    }
+}
+
+/// `ps`: the detached containers, one row or object each.
+fn containers(b: &mut Buf, root: S, all: bool, json: bool) {
+    let now = crate::sys::wall_time().0;
     for id in state::list(root) {
         let Ok(st) = state::load(root, id) else {
             continue;
@@ -121,9 +150,8 @@ pub fn main(args: &[S]) -> i32 {
             image,
             cmd.leak(),
         ];
-        if json && b.0.len() > 1 {
-            // Past the "[", an object is already there.
-            b.c(b',');
+        if json {
+            comma(b);
         }
         let mut keys = rt::split(COLS, b' ');
         for (i, v) in vals.iter().enumerate() {
@@ -134,7 +162,7 @@ pub fn main(args: &[S]) -> i32 {
                 if i == 1 || i == 4 {
                     b.s(v);
                 } else {
-                    json_out::put_str(&mut b, v);
+                    json_out::put_str(b, v);
                 }
             } else if let Some(&w) = WIDTHS.get(i) {
                 b.pad(v, w as usize);
@@ -144,33 +172,21 @@ pub fn main(args: &[S]) -> i32 {
         }
         b.c(if json { b'}' } else { b'\n' });
     }
-    if json {
-        b.s(b"]\n");
-    }
-    rt::out(b.as_slice());
-    0
 }
 
 /// OCI `ps ID`: the processes in a container's cgroup.
-fn processes(root: &[u8], id: &[u8], json: bool) -> i32 {
-    let st = match state::load(root, id) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+fn processes(b: &mut Buf, root: &[u8], id: &[u8], json: bool) -> Res<()> {
+    let st = state::load(root, id)?;
     // The cgroup's pids, else the recorded one.
     let procs = match st.all(b"cgroup").first() {
         Some(cg) => rt::read_file(cat(&[cg, b"/cgroup.procs"])).unwrap_or_default(),
         None => st.get(b"pid").unwrap_or_default().to_vec(),
     };
-    let mut b = Buf::new();
-    b.s(if json { b"[" } else { b"PID      CMD\n" });
     for p in rt::split(&procs, b'\n').filter_map(rt::parse_u64) {
         let mut n = Buf::new();
         n.u(p);
         if json {
-            if b.0.len() > 1 {
-                b.c(b',');
-            }
+            comma(b);
             b.s(&n.0);
         } else {
             let mut cmd = rt::read_file(cat(&[b"/proc/", &n.0, b"/cmdline"])).unwrap_or_default();
@@ -182,11 +198,7 @@ fn processes(root: &[u8], id: &[u8], json: bool) -> i32 {
             b.pad(&n.0, 9).s(rt::trim(&cmd)).c(b'\n');
         }
     }
-    if json {
-        b.s(b"]\n");
-    }
-    rt::out(b.as_slice());
-    0
+    Ok(())
 }
 
 #[cfg(test)]
