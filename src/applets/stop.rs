@@ -2,28 +2,15 @@
 //! (default 10); no restart afterwards.
 
 use super::{Opts, fail};
-use crate::rt::{self, Error, S, cat};
+use crate::rt::{self, Error, Res, S, cat};
 use crate::state::{self, State};
 use crate::sys;
 
 pub fn main(args: &[S]) -> i32 {
-    let mut secs = 10;
-    let mut o = Opts::new(args);
-    let usage = super::usage_line(b"stop");
-    loop {
-        match o.flag(b"t:time", usage) {
-            Ok(None) => break,
-            Ok(Some((_, _, v))) => match rt::parse_u64(v) {
-                Some(n) => secs = n,
-                None => return fail(Error::new(b"stop -t", b"needs a number of seconds")),
-            },
-            Err(e) => return fail(e),
-        }
-    }
-    let names = o.rest();
-    if names.is_empty() {
-        return fail(Error::new(b"stop", usage));
-    }
+    let (secs, names) = match parse(args) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
     let root = state::root(None);
     let mut code = 0;
     for id in names {
@@ -33,6 +20,21 @@ pub fn main(args: &[S]) -> i32 {
         }
     }
     code
+}
+
+/// The seconds to wait and the names.
+fn parse(args: &[S]) -> Res<(u64, &[S])> {
+    let mut secs = 10;
+    let mut o = Opts::new(args);
+    let usage = super::usage_line(b"stop");
+    while let Some((_, _, v)) = o.flag(b"t:time", usage)? {
+        secs =
+            rt::parse_u64(v).ok_or_else(|| Error::new(b"stop -t", b"needs a number of seconds"))?;
+    }
+    match o.rest() {
+        [] => Err(Error::new(b"stop", usage)),
+        names => Ok((secs, names)),
+    }
 }
 
 /// Marks the container stopped (so its supervisor does not restart it),
