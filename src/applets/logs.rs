@@ -2,32 +2,34 @@
 //! `-f` follows it until the container is gone.
 
 use super::fail;
-use crate::rt::{self, Error, S, cat};
+use crate::rt::{self, Ctx, Res, S, cat};
 use crate::state;
 use crate::sys;
 
 pub fn main(args: &[S]) -> i32 {
+    match logs(args) {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
+}
+
+fn logs(args: &[S]) -> Res<()> {
     let (follow, rest) = match args.split_first() {
         Some((a, rest)) if rt::pick(b"-f --follow", a).is_some() => (true, rest),
         _ => (false, args),
     };
     let [id] = rest else {
-        return fail(super::usage_error(b"logs"));
+        return Err(super::usage_error(b"logs"));
     };
     let root = state::root(None);
     let dir = state::dir(root, id);
-    if let Err(e) = state::load(root, id) {
-        return fail(e);
-    }
+    state::load(root, id)?;
     let path = cat(&[dir, b"/log"]);
     if let Ok(old) = rt::read_file(cat(&[dir, b"/log.1"])) {
         rt::out(&old);
     }
     let mut buf = [0u8; 4096];
-    let mut fd = match sys::open(path, sys::O_RDONLY, 0) {
-        Ok(fd) => fd,
-        Err(e) => return fail(Error::sys(path, e)),
-    };
+    let mut fd = sys::open(path, sys::O_RDONLY, 0).ctx(path)?;
     loop {
         while let Ok(n) = sys::read(fd.raw(), &mut buf) {
             if n == 0 {
@@ -36,14 +38,13 @@ pub fn main(args: &[S]) -> i32 {
             rt::out(&buf[..n]);
         }
         if !follow {
-            return 0;
+            return Ok(());
         }
-        let st = match state::load(root, id) {
-            Ok(st) => st,
-            Err(_) => return 0,
+        let Ok(st) = state::load(root, id) else {
+            return Ok(());
         };
         if !state::live(&st, false) && !state::live(&st, true) {
-            return 0;
+            return Ok(());
         }
         sys::sleep_ms(100);
         // Rotation replaced the file: read the new one from its start.
