@@ -17,20 +17,20 @@ pub fn resume(args: &[S]) -> i32 {
 }
 
 fn run(args: &[S], freeze: bool) -> i32 {
-    let [id] = args else {
-        return fail(super::usage_error(if freeze {
-            b"pause"
-        } else {
-            b"resume"
-        }));
-    };
-    match set(id, freeze) {
+    match set(args, freeze) {
         Ok(()) => 0,
         Err(e) => fail(e),
     }
 }
 
-fn set(id: &[u8], freeze: bool) -> Res<()> {
+fn set(args: &[S], freeze: bool) -> Res<()> {
+    let [id] = args else {
+        return Err(super::usage_error(if freeze {
+            b"pause"
+        } else {
+            b"resume"
+        }));
+    };
     let root = state::root(None);
     let st = state::load(root, id)?;
     let status = container::status(root, id, &st);
