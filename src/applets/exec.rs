@@ -35,7 +35,7 @@ pub fn protect_self() -> Res<()> {
     Err(Error::sys(b"re-executing from the sealed copy", e))
 }
 
-const JOIN: [(u64, &[u8]); 6] = [
+static JOIN: [(u64, &[u8]); 6] = [
     (sys::CLONE_NEWIPC, b"ipc"),
     (sys::CLONE_NEWUTS, b"uts"),
     (sys::CLONE_NEWNET, b"net"),
@@ -129,7 +129,7 @@ fn exec(args: &[S]) -> Res<i32> {
     // Namespaces the config named by path are the init's too.
     let nss = c.join.iter().fold(c.namespaces, |a, j| a | j.0);
     c.join.clear();
-    for (flag, name) in JOIN {
+    for &(flag, name) in &JOIN {
         if nss & flag != 0 {
             c.join.push((flag, cat(&[b.as_slice(), name])));
         }
