@@ -14,6 +14,7 @@ use crate::spawn;
 use crate::state;
 use crate::sys;
 use alloc::vec::Vec;
+use core::mem::ManuallyDrop;
 
 pub fn main(args: &[S]) -> i32 {
     match exec(args) {
@@ -74,7 +75,9 @@ fn exec(args: &[S]) -> Res<i32> {
     };
     spawn::is_root()?;
     let root = state::root(None);
-    let st = state::load(root, id)?;
+    // Never dropped: exec ends with the process, and no path needs the
+    // drop code.
+    let st = ManuallyDrop::new(state::load(root, id)?);
     let oci = st.get(b"kind") == Some(b"oci");
     // A paused container would freeze the new process as it joins.
     match rt::pick(b"running paused", container::status(root, id, &st)) {
