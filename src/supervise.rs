@@ -10,6 +10,7 @@ use crate::spawn;
 use crate::spec::Container;
 use crate::state::{self, State};
 use crate::sys::{self, Fd};
+use core::mem::ManuallyDrop;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Restart {
@@ -179,7 +180,10 @@ pub fn main(args: &[S]) -> i32 {
 fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<bool> {
     let mut st = state::load(root, id)?;
     let argv = st.all(b"argv");
-    let (mut c, f) = run::parse(&argv)?;
+    let (c, f) = run::parse(&argv)?;
+    // Never dropped: the supervisor exits soon after this returns, and no
+    // return path needs the drop code.
+    let mut c = ManuallyDrop::new(c);
     // The image's layer lives as long as the container (restarts keep
     // it, under its lock); recorded for rm and for a failed start.
     let mut _lock = None;
