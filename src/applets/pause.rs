@@ -32,14 +32,16 @@ fn set(args: &[S], freeze: bool) -> Res<()> {
         }));
     };
     let root = state::root(None);
-    let st = state::load(root, id)?;
+    // Never dropped: the process ends right after, no path needs drop code.
+    let st = core::mem::ManuallyDrop::new(state::load(root, id)?);
     let status = container::status(root, id, &st);
     let want: &[u8] = if freeze { b"running" } else { b"paused" };
     if status != want {
         return Err(container::err(id, cat(&[b"is ", status])));
     }
-    let cg =
-        container::cgroup_of(&st).ok_or_else(|| container::err(id, b"has no cgroup to freeze"))?;
+    let cg = core::mem::ManuallyDrop::new(
+        container::cgroup_of(&st).ok_or_else(|| container::err(id, b"has no cgroup to freeze"))?,
+    );
     let v2 = cg.v1.is_empty();
     let (dir, name, v): (S, &[u8], &[u8]) = if v2 {
         (cg.path, b"/cgroup.freeze", if freeze { b"1" } else { b"0" })
