@@ -138,7 +138,7 @@ fn exec(args: &[S]) -> Res<i32> {
         }
     }
     c.namespaces = 0;
-    let mut cg = container::cgroup_of(&st);
+    let mut cg = ManuallyDrop::new(container::cgroup_of(&st));
     // A detached container's one cgroup directory, opened to join it.
     if let Some(g) = cg.as_mut().filter(|_| !oci) {
         g.fd = sys::open(g.path, sys::O_RDONLY | sys::O_DIRECTORY, 0).ok();
