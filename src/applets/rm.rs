@@ -4,6 +4,7 @@
 use super::fail;
 use crate::rt::{self, S};
 use crate::state;
+use core::mem::ManuallyDrop;
 
 pub fn main(args: &[S]) -> i32 {
     let (force, names) = match args.split_first() {
@@ -16,8 +17,9 @@ pub fn main(args: &[S]) -> i32 {
     let root = state::root(None);
     let mut code = 0;
     for id in names {
+        // Never dropped: rm's process ends soon, and no path needs drop code.
         let st = match state::load(root, id) {
-            Ok(st) => st,
+            Ok(st) => ManuallyDrop::new(st),
             Err(e) => {
                 code = fail(e);
                 continue;
@@ -33,11 +35,11 @@ pub fn main(args: &[S]) -> i32 {
             super::stop::stop(root, id, &st, 0);
         }
         if let Some(cg) = st.get(b"cgroup") {
-            crate::cgroup::Cgroup {
+            ManuallyDrop::new(crate::cgroup::Cgroup {
                 path: cg,
                 fd: None,
                 v1: alloc::vec::Vec::new(),
-            }
+            })
             .remove();
         }
         crate::image::remove_layer(&st);
