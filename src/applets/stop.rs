@@ -2,7 +2,7 @@
 //! (default 10); no restart afterwards.
 
 use super::{Opts, fail};
-use crate::rt::{self, Error, Res, S, cat};
+use crate::rt::{self, Error, Res, S};
 use crate::state::{self, State};
 use crate::sys;
 
@@ -41,7 +41,7 @@ fn parse(args: &[S]) -> Res<(u64, &[S])> {
 /// then TERM, wait, KILL; returns once the supervisor has let go.
 pub fn stop(root: &[u8], id: &[u8], st: &State, secs: u64) {
     let _ = sys::open(
-        cat(&[state::dir(root, id), b"/stop"]),
+        state::file(root, id, b"/stop"),
         sys::O_WRONLY | sys::O_CREAT,
         0o600,
     );
