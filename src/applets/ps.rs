@@ -120,7 +120,7 @@ fn containers(b: &mut Buf, root: S, all: bool, json: bool) {
         let mut mem = Buf::new();
         let current = st.get(b"cgroup").filter(|_| live).and_then(|cg| {
             let v = rt::read_file(cat(&[cg, b"/memory.current"])).unwrap_or_default();
-            rt::parse_u64(rt::trim(&v))
+            rt::parse_u64(rt::trim(v.leak()))
         });
         match (current, json) {
             (Some(n), false) => human(&mut mem, n, &BYTES),
@@ -189,13 +189,15 @@ fn processes(b: &mut Buf, root: &[u8], id: &[u8], json: bool) -> Res<()> {
             comma(b);
             b.s(&n.0);
         } else {
-            let mut cmd = rt::read_file(cat(&[b"/proc/", &n.0, b"/cmdline"])).unwrap_or_default();
+            let cmd = rt::read_file(cat(&[b"/proc/", &n.0, b"/cmdline"]))
+                .unwrap_or_default()
+                .leak();
             for ch in cmd.iter_mut() {
                 if *ch == 0 {
                     *ch = b' ';
                 }
             }
-            b.pad(&n.0, 9).s(rt::trim(&cmd)).c(b'\n');
+            b.pad(&n.0, 9).s(rt::trim(cmd)).c(b'\n');
         }
     }
     Ok(())
