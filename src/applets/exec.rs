@@ -36,14 +36,17 @@ pub fn protect_self() -> Res<()> {
     Err(Error::sys(b"re-executing from the sealed copy", e))
 }
 
-static JOIN: [(u64, &[u8]); 6] = [
-    (sys::CLONE_NEWIPC, b"ipc"),
-    (sys::CLONE_NEWUTS, b"uts"),
-    (sys::CLONE_NEWNET, b"net"),
-    (sys::CLONE_NEWCGROUP, b"cgroup"),
-    (sys::CLONE_NEWNS, b"mnt"),
-    (sys::CLONE_NEWPID, b"pid"),
+/// The namespaces a process joins, in order: flags (all below 2^32), and
+/// their names under /proc/PID/ns in one string, a third of a slice table.
+static JOIN: [u32; 6] = [
+    sys::CLONE_NEWIPC as u32,
+    sys::CLONE_NEWUTS as u32,
+    sys::CLONE_NEWNET as u32,
+    sys::CLONE_NEWCGROUP as u32,
+    sys::CLONE_NEWNS as u32,
+    sys::CLONE_NEWPID as u32,
 ];
+const JOIN_NAMES: &[u8] = b"ipc uts net cgroup mnt pid";
 
 fn exec(args: &[S]) -> Res<i32> {
     let (mut tty, mut user, mut cwd) = (false, None, None);
@@ -132,7 +135,8 @@ fn exec(args: &[S]) -> Res<i32> {
     // Namespaces the config named by path are the init's too.
     let nss = c.join.iter().fold(c.namespaces, |a, j| a | j.0);
     c.join.clear();
-    for &(flag, name) in &JOIN {
+    for (&flag, name) in JOIN.iter().zip(rt::split(JOIN_NAMES, b' ')) {
+        let flag = flag as u64;
         if nss & flag != 0 {
             c.join.push((flag, cat(&[b.as_slice(), name])));
         }
