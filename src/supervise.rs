@@ -41,7 +41,16 @@ fn now() -> u64 {
 /// the container runs (or with the error that stopped it).
 pub fn detach(args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
     let root = state::root(f.state_root);
-    let dir = state::create_dir(root, c.id)?;
+    state::create_dir(root, c.id)?;
+    // Any failure past this point removes the state directory, in one place.
+    let r = start(root, args, c, f);
+    if r.is_err() {
+        state::remove_dir(root, c.id);
+    }
+    r
+}
+
+fn start(root: S, args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
     let mut st = State::default();
     st.set(b"status", b"starting");
     st.set(b"rootfs", c.rootfs);
@@ -50,13 +59,8 @@ pub fn detach(args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
     for a in args {
         st.push(b"argv", a);
     }
-    if let Err(e) = state::save(root, c.id, &st) {
-        state::remove_dir(root, c.id);
-        return Err(e);
-    }
-    let (rd, wr) = sys::pipe2(sys::O_CLOEXEC)
-        .ctx(b"pipe")
-        .inspect_err(|_| state::remove_dir(root, c.id))?;
+    state::save(root, c.id, &st)?;
+    let (rd, wr) = sys::pipe2(sys::O_CLOEXEC).ctx(b"pipe")?;
     match sys::clone_fork(0) {
         Ok(0) => {
             drop(rd);
@@ -77,10 +81,7 @@ pub fn detach(args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
             sys::exit(125);
         }
         Ok(_) => {}
-        Err(e) => {
-            state::remove_dir(root, c.id);
-            return Err(Error::sys(b"fork", e));
-        }
+        Err(e) => return Err(Error::sys(b"fork", e)),
     }
     drop(wr);
     let msg = rt::read_fd(rd.raw()).unwrap_or_default();
@@ -88,8 +89,6 @@ pub fn detach(args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
         rt::out(cat(&[c.id, b"\n"]));
         return Ok(0);
     }
-    let _ = dir;
-    state::remove_dir(root, c.id);
     let msg = if msg.is_empty() {
         &b"the supervisor died while starting the container"[..]
     } else {
