@@ -218,25 +218,27 @@ pub fn rfc3339(secs: u64, nanos: u32) -> S {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + (m <= 2) as u64;
-    // Each field zero-padded to its width, then the separator after it.
-    let fields = [
-        (y, 1),
-        (m, 2),
-        (d, 2),
-        (rem / 3600, 2),
-        (rem % 3600 / 60, 2),
-        (rem % 60, 2),
-        (nanos as u64, 9),
-    ];
-    let mut b = Buf::new();
-    for ((n, width), sep) in fields.into_iter().zip(b"--T::.Z") {
-        let mut t = [0u8; 20];
-        let s = rt::fmt_u64(n, &mut t);
-        for _ in s.len()..width {
-            b.c(b'0');
+    // Each field zero-padded to its width, then the separator after it:
+    // seven calls, smaller than a loop over a table of them.
+    fn put(b: &mut Buf, n: u64, width: usize, sep: u8) {
+        // A zero for each power of ten up to the width that n is below.
+        let mut p = 1;
+        for _ in 1..width {
+            p *= 10;
+            if n < p {
+                b.c(b'0');
+            }
         }
-        b.s(s).c(*sep);
+        b.u(n).c(sep);
     }
+    let mut b = Buf::new();
+    put(&mut b, y, 1, b'-');
+    put(&mut b, m, 2, b'-');
+    put(&mut b, d, 2, b'T');
+    put(&mut b, rem / 3600, 2, b':');
+    put(&mut b, rem % 3600 / 60, 2, b':');
+    put(&mut b, rem % 60, 2, b'.');
+    put(&mut b, nanos as u64, 9, b'Z');
     b.leak()
 }
 
@@ -267,6 +269,10 @@ mod tests {
         assert_eq!(rfc3339(0, 0), b"1970-01-01T00:00:00.000000000Z");
         assert_eq!(rfc3339(1_795_305_600, 5), b"2026-11-22T00:00:00.000000005Z");
         assert_eq!(rfc3339(951_782_400, 0), b"2000-02-29T00:00:00.000000000Z");
+        assert_eq!(
+            rfc3339(1_795_305_600 + 45_296, 123_456_789),
+            b"2026-11-22T12:34:56.123456789Z"
+        );
     }
 
     #[test]
