@@ -176,7 +176,7 @@ fn exec(args: &[S]) -> Res<i32> {
         init_fd: None,
         joining: true,
     };
-    let child = spawn::spawn(&c, cg.as_ref(), &opts)?;
+    let child = ManuallyDrop::new(spawn::spawn(&c, cg.as_ref(), &opts)?);
     let sent = (|| {
         if let Some(p) = pid_file {
             create::write_pid_file(p, child.pid)?;
