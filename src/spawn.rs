@@ -160,9 +160,6 @@ pub fn spawn(c: &Container, cg: Option<&Cgroup>, o: &Opts) -> Res<Child> {
         let mut buf = [0u8; 1024];
         let (n, fd) = match sys::recv_with_fd(child.sync.raw(), &mut buf) {
             Ok(x) => x,
-            // The child died with our message unread (killed during setup):
-            // as EOF, its wait status tells the rest.
-            Err(sys::ECONNRESET) => (0, None),
             Err(e) => return Err(fail(Error::sys(b"reading from the container", e))),
         };
         match (n > 0).then_some(buf[0]) {

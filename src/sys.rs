@@ -1133,7 +1133,9 @@ pub fn recv_with_fd(sock: i32, data: &mut [u8]) -> R<(usize, Option<Fd>)> {
     };
     let n = loop {
         match sc!(recvmsg, sock, &mut msg as *mut MsgHdr, 0x4000_0000u32) {
-            Err(EINTR) => continue,
+            // A peer that closed with our message unread leaves ECONNRESET,
+            // reported once and ahead of what it sent us: read on past it.
+            Err(EINTR | ECONNRESET) => continue,
             r => break r?,
         }
     };

@@ -83,6 +83,21 @@ test_setup_failure_cleans_up() {
     expect 127 "$rc" "exit code" || { show; return 1; }
 }
 
+test_child_error_always_reported() {
+    # With cgroup v2 the parent sends the device program's go while the
+    # child may already have failed and exited: the error still arrives.
+    mkdir -p "$W/bad/dev" "$W/bad/sys"
+    : > "$W/bad/proc"
+    i=0
+    while [ $i -lt 40 ]; do
+        "$TB" run --rootfs "$W/bad" true > /dev/null 2> "$W/err"
+        rc=$?
+        expect 125 "$rc" "exit code, try $i" || return 1
+        expect "thinbox: mount proc on /proc: not a directory" "$(cat "$W/err")" "stderr, try $i" || return 1
+        i=$((i + 1))
+    done
+}
+
 test_killed_container_cleans_up() {
     "$TB" run --rootfs "$R" --name killed --memory 32m --pids 4 sleep 30 > "$W/out" 2> "$W/err" &
     tb=$!
