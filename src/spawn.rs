@@ -513,7 +513,20 @@ pub fn exec_search(args: &[S], env: &[S]) -> Error {
 /// there is one. Returns the raw wait status.
 pub fn wait_foreground(child: &Child, sigfd: &Fd) -> i32 {
     let mut relay = child.pty.as_ref().map(|m| crate::tty::Relay::new(m.raw()));
+    // Checked first too: a child that exited while SIGCHLD was unblocked
+    // (run --bundle, during start) left no signal to wake us.
+    let mut reap = true;
     loop {
+        if reap
+            && let Ok((p, status)) = sys::wait4(child.pid, sys::WNOHANG)
+            && p == child.pid
+        {
+            if let Some(r) = &mut relay {
+                r.drain();
+            }
+            return status;
+        }
+        reap = false;
         let mut fds = [
             sys::PollFd {
                 fd: sigfd.raw(),
@@ -544,14 +557,7 @@ pub fn wait_foreground(child: &Child, sigfd: &Fd) -> i32 {
         if fds[0].revents & sys::POLLIN != 0 {
             while let Ok(sig) = sys::signalfd_read(sigfd.raw()) {
                 if sig == sys::SIGCHLD {
-                    if let Ok((p, status)) = sys::wait4(child.pid, sys::WNOHANG)
-                        && p == child.pid
-                    {
-                        if let Some(r) = &mut relay {
-                            r.drain();
-                        }
-                        return status;
-                    }
+                    reap = true;
                 } else if sig == sys::SIGWINCH && relay.is_some() {
                     if let Some(r) = &relay {
                         r.resize();

@@ -280,4 +280,24 @@ PY
     done
 }
 
+# `run --bundle` with a container that exits while `start` is still at
+# work (here: a poststart hook that outlasts it) still returns its status.
+test_oci_run_exit_during_start() {
+    b=$scratch/quick
+    mkdir -p "$b"
+    (cd "$b" && "$TB" spec) || return 1
+    python3 - "$b/config.json" "$R" "$(command -v sleep)" <<'PY' || return 1
+import json, sys
+p, root, sleep = sys.argv[1:]
+c = json.load(open(p))
+c["root"] = {"path": root}
+c["process"]["terminal"] = False
+c["process"]["args"] = ["sh", "-c", "exit 3"]
+c["hooks"] = {"poststart": [{"path": sleep, "args": ["sleep", "0.3"]}]}
+json.dump(c, open(p, "w"))
+PY
+    timeout -s KILL 10 "$TB" run --bundle "$b" quick$$
+    expect 3 "$?"
+}
+
 run_tests
