@@ -261,6 +261,27 @@ test_idle_supervisor_and_init() {
     expect "got TERM" "$logs"
 }
 
+# `logs -f` follows the log until the container exits, in constant memory.
+test_logs_follow() {
+    a=tblogs$$
+    "$TB" run -d --name $a --cgroup-root "$CG" --rootfs "$R" \
+        sh -c 'echo one; sleep 3; echo two' > /dev/null || return 1
+    "$TB" logs -f $a > "$scratch/follow" &
+    lp=$!
+    sleep 0.5
+    rss0=$(awk '/^VmRSS/ {print $2}' /proc/$lp/status)
+    sleep 2.3
+    rss1=$(awk '/^VmRSS/ {print $2}' /proc/$lp/status)
+    wait_for 30 sh -c "! kill -0 $lp"
+    ended=$?
+    kill $lp 2> /dev/null
+    "$TB" rm -f $a > /dev/null
+    expect 0 "$ended" || { echo "logs -f did not end with the container"; return 1; }
+    expect "one
+two" "$(cat "$scratch/follow")" || return 1
+    [ "${rss1:-999}" -le "${rss0:-0}" ] || { echo "logs -f grew from $rss0 to $rss1 kB"; return 1; }
+}
+
 # Issue 7's goal: the runtime process peaks at 128 KiB or less. The kernel
 # maps the binary 64 KiB around each fault, so this holds only while
 # cross/hot.ld keeps the run path's code together: after a change on that

@@ -23,7 +23,9 @@ fn logs(args: &[S]) -> Res<()> {
     };
     let root = state::root(None);
     let dir = state::dir(root, id);
-    state::load(root, id)?;
+    // Loaded once: the recorded processes (the supervisor across
+    // restarts) say how long to follow; reloading each turn leaked it.
+    let st = state::load(root, id)?;
     let path = cat(&[dir, b"/log"]);
     if let Ok(old) = rt::read_file(cat(&[dir, b"/log.1"])) {
         rt::out(&old);
@@ -40,9 +42,6 @@ fn logs(args: &[S]) -> Res<()> {
         if !follow {
             return Ok(());
         }
-        let Ok(st) = state::load(root, id) else {
-            return Ok(());
-        };
         if !state::live(&st, false) && !state::live(&st, true) {
             return Ok(());
         }
