@@ -170,6 +170,29 @@ fn leb(v: &mut Vec<u8>, mut n: u64) {
     }
 }
 
+/// The packed form bpf::unpack reads.
+fn pack(prog: &[u64]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &x in prog {
+        let i = bpf::CODES
+            .iter()
+            .position(|&c| c as u64 == x & 0xffff)
+            .unwrap();
+        let (jt, jf) = ((x >> 16) as u8, (x >> 24) as u8);
+        leb(
+            &mut out,
+            (x >> 32) << 4 | ((jf != 0) as u64) << 3 | i as u64,
+        );
+        if i >= 4 {
+            out.push(jt);
+        }
+        if jf != 0 {
+            out.push(jf);
+        }
+    }
+    out
+}
+
 fn generate(g: &Group, prof: &profile::Profile, out: &Path) {
     // Name table: every name of either arch, sorted, front-coded.
     let mut all: BTreeMap<&str, ([u32; 2], u8)> = BTreeMap::new();
@@ -270,6 +293,9 @@ fn generate(g: &Group, prof: &profile::Profile, out: &Path) {
     let base = format!("seccomp_{}", g.name);
     fs::write(out.join(format!("{base}.names")), &names).unwrap();
     fs::write(out.join(format!("{base}.rules")), &rules).unwrap();
+    let packed = pack(&prog);
+    assert_eq!(bpf::unpack(&packed), prog);
+    fs::write(out.join(format!("{base}.default")), &packed).unwrap();
     let a = &g.arches;
     let mut s = String::new();
     let _ = write!(
@@ -279,13 +305,9 @@ fn generate(g: &Group, prof: &profile::Profile, out: &Path) {
          arches: Arches {{ native: {:#x}, compat: {:#x}, x32: {}, mux: [{:#x}, {:#x}] }},\n    \
          names: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{base}.names\")),\n    \
          rules: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{base}.rules\")),\n    \
-         default: &[",
+         default: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{base}.default\")),\n}};\n",
         a.native, a.compat, a.x32, a.mux[0], a.mux[1]
     );
-    for (i, x) in prog.iter().enumerate() {
-        let _ = write!(s, "{}{x:#x},", if i % 4 == 0 { "\n        " } else { " " });
-    }
-    s.push_str("\n    ],\n};\n");
     fs::write(out.join(format!("{base}.rs")), s).unwrap();
     unknown.sort();
     unknown.dedup();

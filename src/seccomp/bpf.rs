@@ -431,6 +431,29 @@ pub fn uv(p: &mut &[u8]) -> u64 {
     n
 }
 
+/// Instruction codes by their index in a packed program; the last four are
+/// conditional jumps, which take jt.
+pub const CODES: [u16; 8] = [LD_ABS, ALU_AND, JA, RET, JEQ, JGT, JGE, JSET];
+
+/// Unpacks a program packed by build.rs: per instruction LEB128(k << 4 |
+/// (jf != 0) << 3 | code index), then jt for a conditional jump and jf when
+/// not 0. Half the size of the raw program.
+pub fn unpack(mut t: &[u8]) -> Vec<u64> {
+    let mut prog = Vec::new();
+    while !t.is_empty() {
+        let v = uv(&mut t);
+        let mut x = CODES[v as usize & 7] as u64 | (v >> 4) << 32;
+        if v & 4 != 0 {
+            x |= (byte(&mut t) as u64) << 16;
+        }
+        if v & 8 != 0 {
+            x |= (byte(&mut t) as u64) << 24;
+        }
+        prog.push(x);
+    }
+    prog
+}
+
 /// Reads one byte (0xff past the end, which ends every loop).
 #[inline(never)]
 fn byte(p: &mut &[u8]) -> u8 {

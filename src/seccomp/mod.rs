@@ -23,8 +23,9 @@ pub struct Group {
     pub names: &'static [u8],
     /// Docker's default profile as a rule table (bpf::load).
     pub rules: &'static [u8],
-    /// The default profile compiled for bpf::DEFAULT_CAPS.
-    pub default: &'static [u64],
+    /// The default profile compiled for bpf::DEFAULT_CAPS, packed
+    /// (bpf::pack).
+    pub default: &'static [u8],
 }
 
 #[cfg(any(test, target_arch = "x86_64"))]
@@ -86,7 +87,7 @@ pub fn from_json(profile: &Json, caps: u64) -> Res<Filter> {
 #[inline(never)]
 pub fn default_in(g: &Group, caps: u64) -> Vec<u64> {
     if caps == bpf::DEFAULT_CAPS {
-        return g.default.to_vec();
+        return bpf::unpack(g.default);
     }
     let (_, names) = bpf::names(g.names);
     let mut r = Rules::new(&g.arches, bpf::table_default(g.rules), true);

@@ -463,8 +463,9 @@ fn precompiled_program_is_the_runtime_one() {
         let (_, names) = bpf::names(t.g.names);
         let mut r = Rules::new(&t.g.arches, bpf::table_default(t.g.rules), true);
         bpf::load(&mut r, t.g.rules, &names, bpf::DEFAULT_CAPS);
-        assert_eq!(r.compile(bpf::RET_KILL_PROCESS), t.g.default, "{}", t.host);
-        assert_eq!(default_in(t.g, bpf::DEFAULT_CAPS), t.g.default);
+        let prog = bpf::unpack(t.g.default);
+        assert_eq!(r.compile(bpf::RET_KILL_PROCESS), prog, "{}", t.host);
+        assert_eq!(default_in(t.g, bpf::DEFAULT_CAPS), prog);
     }
 }
 
@@ -475,7 +476,7 @@ fn default_profile_decisions() {
     let enosys = bpf::RET_ERRNO | 38;
     for t in targets() {
         let nums = numbers(t.g);
-        let prog = t.g.default;
+        let prog = &bpf::unpack(t.g.default)[..];
         let at = |arch: u32, name: &str, args: [u64; 6]| {
             let i = (arch == t.compat) as usize;
             let nr = nums[name][i];
@@ -1096,7 +1097,8 @@ fn export_programs() {
     for t in targets() {
         let rules = default_rules(&p, t.host, bpf::DEFAULT_CAPS);
         let (theirs, _) = oracle(&t, p.default, &rules);
-        for (who, prog) in [("thinbox", t.g.default), ("libseccomp", &theirs[..])] {
+        let ours = bpf::unpack(t.g.default);
+        for (who, prog) in [("thinbox", &ours[..]), ("libseccomp", &theirs[..])] {
             let path = std::env::temp_dir().join(format!("{who}-{}.bpf", t.host));
             let bytes: Vec<u8> = prog.iter().flat_map(|i| i.to_le_bytes()).collect();
             std::fs::write(&path, bytes).unwrap();
