@@ -170,6 +170,42 @@ fn leb(v: &mut Vec<u8>, mut n: u64) {
     }
 }
 
+/// Replaces the most frequent byte pairs of the suffixes by the free codes
+/// (bpf::pair_index) while that saves bytes; returns the pairs.
+fn pair_code(suffixes: &mut [Vec<u8>]) -> Vec<u8> {
+    let mut pairs = Vec::new();
+    for code in (0..0x80u8).filter(|&c| bpf::pair_index(c).is_some()) {
+        assert_eq!(bpf::pair_index(code), Some(pairs.len() / 2));
+        let mut count: BTreeMap<[u8; 2], usize> = BTreeMap::new();
+        for s in suffixes.iter() {
+            for w in s.windows(2) {
+                *count.entry([w[0], w[1]]).or_default() += 1;
+            }
+        }
+        // The most frequent, the smallest pair among equals.
+        let Some((p, n)) = count
+            .into_iter()
+            .max_by_key(|&(p, n)| (n, std::cmp::Reverse(p)))
+        else {
+            break;
+        };
+        if n <= 3 {
+            break;
+        }
+        for s in suffixes.iter_mut() {
+            let mut i = 0;
+            while i + 1 < s.len() {
+                if s[i..i + 2] == p {
+                    s.splice(i..i + 2, [code]);
+                }
+                i += 1;
+            }
+        }
+        pairs.extend_from_slice(&p);
+    }
+    pairs
+}
+
 /// The packed form bpf::unpack reads.
 fn pack(prog: &[u64]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -210,16 +246,25 @@ fn generate(g: &Group, prof: &profile::Profile, out: &Path) {
             all.entry(n).or_insert(([bpf::NONE; 2], 0)).1 = code;
         }
     }
-    let mut names = Vec::new();
+    // Front coding, then byte-pair coding of the suffixes.
     let mut prev: &str = "";
-    for (n, (nr, mux)) in &all {
-        let shared = prev
+    let (mut shared, mut suffixes) = (Vec::new(), Vec::new());
+    for n in all.keys() {
+        let k = prev
             .bytes()
             .zip(n.bytes())
             .take_while(|(a, b)| a == b)
             .count()
             .min(31);
-        let mut h = shared as u8;
+        shared.push(k as u8);
+        suffixes.push(n.as_bytes()[k..].to_vec());
+        prev = n;
+    }
+    let pairs = pair_code(&mut suffixes);
+    let mut names = vec![(pairs.len() / 2) as u8];
+    names.extend_from_slice(&pairs);
+    for (i, (nr, mux)) in all.values().enumerate() {
+        let mut h = shared[i];
         for (i, bit) in [0x20u8, 0x40].iter().enumerate() {
             if nr[i] != bpf::NONE {
                 h |= bit;
@@ -230,8 +275,7 @@ fn generate(g: &Group, prof: &profile::Profile, out: &Path) {
         }
         names.push(h);
         // The suffix, never empty; its last byte has the top bit set.
-        let suffix = &n.as_bytes()[shared..];
-        names.extend_from_slice(suffix);
+        names.extend_from_slice(&suffixes[i]);
         *names.last_mut().unwrap() |= 0x80;
         for &x in nr.iter().filter(|&&x| x != bpf::NONE) {
             leb(&mut names, x as u64);
@@ -239,7 +283,6 @@ fn generate(g: &Group, prof: &profile::Profile, out: &Path) {
         if *mux != 0 {
             names.push(*mux);
         }
-        prev = n;
     }
     let index: BTreeMap<&str, usize> = all.keys().enumerate().map(|(i, n)| (*n, i)).collect();
 

@@ -471,20 +471,23 @@ pub struct Name {
     pub mux: u8,
 }
 
-/// Decodes a name table: entries sorted by name, each
-/// [shared-prefix | 0x20 native | 0x40 compat | 0x80 mux] suffix (last
-/// byte | 0x80) [native nr] [compat nr] [mux], numbers LEB128.
-pub fn names(mut t: &[u8]) -> (Vec<u8>, Vec<Name>) {
+/// Decodes a name table: [pair count] [pairs], then entries sorted by
+/// name, each [shared-prefix | 0x20 native | 0x40 compat | 0x80 mux]
+/// suffix (last byte | 0x80) [native nr] [compat nr] [mux], numbers
+/// LEB128. Suffix bytes outside `a-z0-9_` stand for a pair (see pair).
+pub fn names(t: &[u8]) -> (Vec<u8>, Vec<Name>) {
     let mut blob: Vec<u8> = Vec::new();
     let mut out: Vec<Name> = Vec::new();
     let mut prev = 0usize;
+    let n = *t.first().unwrap_or(&0) as usize * 2;
+    let (pairs, mut t) = t[1..].split_at(n);
     while let Some((&h, rest)) = t.split_first() {
         let off = blob.len();
         blob.extend_from_within(prev..prev + (h & 0x1f) as usize);
         t = rest;
         loop {
             let c = byte(&mut t);
-            blob.push(c & 0x7f);
+            pair(&mut blob, pairs, c & 0x7f);
             if c & 0x80 != 0 {
                 break;
             }
@@ -507,6 +510,27 @@ pub fn names(mut t: &[u8]) -> (Vec<u8>, Vec<Name>) {
         out.push(e);
     }
     (blob, out)
+}
+
+/// The index of the pair a suffix byte stands for: bytes 0x00-0x2f and
+/// 0x3a-0x5e (the gaps around the digits) are pairs 0-84.
+pub fn pair_index(c: u8) -> Option<usize> {
+    match c {
+        0..0x30 => Some(c as usize),
+        0x3a..0x5f => Some(c as usize - 10),
+        _ => None,
+    }
+}
+
+/// Appends what suffix byte `c` stands for: itself, or its pair expanded.
+fn pair(blob: &mut Vec<u8>, pairs: &[u8], c: u8) {
+    match pair_index(c).and_then(|i| pairs.get(2 * i..2 * i + 2)) {
+        Some(&[a, b]) => {
+            pair(blob, pairs, a);
+            pair(blob, pairs, b);
+        }
+        _ => blob.push(c),
+    }
 }
 
 /// The entry of `name` in a decoded name table.
