@@ -77,7 +77,6 @@ const ARM_PRIVATE: &[(&str, u32)] = &[
     ("set_tls", 5),
     ("get_tls", 6),
 ];
-const ARM_NR_BASE: u32 = 0x0f_0000;
 
 struct Group {
     name: &'static str,
@@ -113,7 +112,7 @@ fn main() {
     arm.extend(
         ARM_PRIVATE
             .iter()
-            .map(|&(n, i)| (n.to_string(), ARM_NR_BASE + i)),
+            .map(|&(n, i)| (n.to_string(), bpf::ARM_NR_BASE + i)),
     );
     // The crate's aarch64 table names 79 fstatat where the kernel and
     // libseccomp say newfstatat, and lists the *_time64 calls (403-423),
@@ -261,8 +260,9 @@ fn generate(g: &Group, prof: &profile::Profile, out: &Path) {
         prev = n;
     }
     let pairs = pair_code(&mut suffixes);
-    let mut names = vec![(pairs.len() / 2) as u8];
-    names.extend_from_slice(&pairs);
+    let mut names = Vec::new();
+    // The numbers, 9 bits each, least significant first (stored backwards).
+    let (mut bits, mut nbits) = (Vec::new(), 0);
     for (i, (nr, mux)) in all.values().enumerate() {
         let mut h = shared[i];
         for (i, bit) in [0x20u8, 0x40].iter().enumerate() {
@@ -273,17 +273,35 @@ fn generate(g: &Group, prof: &profile::Profile, out: &Path) {
         if *mux != 0 {
             h |= 0x80;
         }
+        assert_ne!(h, 0, "0 ends the entries");
         names.push(h);
         // The suffix, never empty; its last byte has the top bit set.
         names.extend_from_slice(&suffixes[i]);
         *names.last_mut().unwrap() |= 0x80;
         for &x in nr.iter().filter(|&&x| x != bpf::NONE) {
-            leb(&mut names, x as u64);
+            let v = match x.checked_sub(bpf::ARM_NR_BASE) {
+                Some(d) => d + bpf::NR_HIGH,
+                None => x,
+            };
+            assert!(v < 0x200 && (v < bpf::NR_HIGH) == (x < bpf::ARM_NR_BASE));
+            for k in 0..9 {
+                if nbits % 8 == 0 {
+                    bits.push(0u8);
+                }
+                *bits.last_mut().unwrap() |= ((v >> k & 1) as u8) << (nbits % 8);
+                nbits += 1;
+            }
         }
         if *mux != 0 {
             names.push(*mux);
         }
     }
+    let entries = names;
+    let mut names = vec![(pairs.len() / 2) as u8];
+    names.extend_from_slice(&pairs);
+    names.extend_from_slice(&entries);
+    names.push(0);
+    names.extend(bits.iter().rev());
     let index: BTreeMap<&str, usize> = all.keys().enumerate().map(|(i, n)| (*n, i)).collect();
 
     // Rule table: the rules for this host arch, names as table indexes.

@@ -473,18 +473,28 @@ pub struct Name {
 
 /// Decodes a name table: [pair count] [pairs], then entries sorted by
 /// name, each [shared-prefix | 0x20 native | 0x40 compat | 0x80 mux]
-/// suffix (last byte | 0x80) [native nr] [compat nr] [mux], numbers
-/// LEB128. Suffix bytes outside `a-z0-9_` stand for a pair (see pair).
+/// suffix (last byte | 0x80) [mux], and a 0; the numbers the entries'
+/// flags announce are 9 bits each, read from the end of the table (from
+/// NR_HIGH up ARM's private calls). Suffix bytes outside `a-z0-9_` stand
+/// for a pair (see pair).
 pub fn names(t: &[u8]) -> (Vec<u8>, Vec<Name>) {
     let mut blob: Vec<u8> = Vec::new();
     let mut out: Vec<Name> = Vec::new();
     let mut prev = 0usize;
-    let n = *t.first().unwrap_or(&0) as usize * 2;
-    let (pairs, mut t) = t[1..].split_at(n);
-    while let Some((&h, rest)) = t.split_first() {
+    let pairs = t.get(1..).unwrap_or(b"");
+    let mut bits = t;
+    let mut t = pairs
+        .get(*t.first().unwrap_or(&0) as usize * 2..)
+        .unwrap_or(b"");
+    // The numbers' bit reader: `nacc` bits in `acc`.
+    let (mut acc, mut nacc) = (0u32, 0);
+    loop {
+        let h = byte(&mut t);
+        if h == 0 {
+            break;
+        }
         let off = blob.len();
         blob.extend_from_within(prev..prev + (h & 0x1f) as usize);
-        t = rest;
         loop {
             let c = byte(&mut t);
             pair(&mut blob, pairs, c & 0x7f);
@@ -500,7 +510,19 @@ pub fn names(t: &[u8]) -> (Vec<u8>, Vec<Name>) {
         };
         for (i, bit) in [0x20u8, 0x40].iter().enumerate() {
             if h & bit != 0 {
-                e.nr[i] = uv(&mut t) as u32;
+                while nacc < 9 {
+                    let (&b, rest) = bits.split_last().unwrap_or((&0, b""));
+                    bits = rest;
+                    acc |= (b as u32) << nacc;
+                    nacc += 8;
+                }
+                let v = acc & 0x1ff;
+                (acc, nacc) = (acc >> 9, nacc - 9);
+                e.nr[i] = if v >= NR_HIGH {
+                    v - NR_HIGH + ARM_NR_BASE
+                } else {
+                    v
+                };
             }
         }
         if h & 0x80 != 0 {
@@ -511,6 +533,10 @@ pub fn names(t: &[u8]) -> (Vec<u8>, Vec<Name>) {
     }
     (blob, out)
 }
+
+/// 9-bit numbers from NR_HIGH stand for ARM_NR_BASE and up.
+pub const NR_HIGH: u32 = 0x1f8;
+pub const ARM_NR_BASE: u32 = 0x0f_0000;
 
 /// The index of the pair a suffix byte stands for: bytes 0x00-0x2f and
 /// 0x3a-0x5e (the gaps around the digits) are pairs 0-84.
