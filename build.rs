@@ -306,7 +306,7 @@ fn generate(g: &Group, prof: &profile::Profile, out: &Path) {
 
     // Rule table: the rules for this host arch, names as table indexes.
     let mut rules = Vec::new();
-    leb(&mut rules, prof.default as u64);
+    leb(&mut rules, prof.default.rotate_left(16) as u64);
     let mut unknown = Vec::new();
     for r in &prof.rules {
         let on = r.on_arches.is_empty() || r.on_arches.iter().any(|a| a == g.host);
@@ -325,7 +325,7 @@ fn generate(g: &Group, prof: &profile::Profile, out: &Path) {
         if idx.is_empty() {
             continue;
         }
-        leb(&mut rules, r.act as u64);
+        leb(&mut rules, r.act.rotate_left(16) as u64);
         assert!(r.with_caps.len() < 16 && r.without_caps.len() < 16);
         rules.push((r.with_caps.len() << 4 | r.without_caps.len()) as u8);
         rules.extend(r.with_caps.iter().chain(&r.without_caps).map(|&c| c as u8));
@@ -335,12 +335,20 @@ fn generate(g: &Group, prof: &profile::Profile, out: &Path) {
             leb(&mut rules, c.a);
             leb(&mut rules, c.b);
         }
-        leb(&mut rules, idx.len() as u64);
-        for (k, &i) in idx.iter().enumerate() {
-            leb(
-                &mut rules,
-                if k == 0 { i } else { i - idx[k - 1] - 1 } as u64,
-            );
+        // Runs of consecutive indexes: (start, length).
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for &i in &idx {
+            match runs.last_mut() {
+                Some((s, n)) if *s + *n == i => *n += 1,
+                _ => runs.push((i, 1)),
+            }
+        }
+        leb(&mut rules, runs.len() as u64);
+        let mut end = 0;
+        for (s, n) in runs {
+            leb(&mut rules, (s - end) as u64);
+            leb(&mut rules, n as u64);
+            end = s + n;
         }
     }
 

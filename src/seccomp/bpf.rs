@@ -569,12 +569,13 @@ pub fn find<'a>(blob: &[u8], names: &'a [Name], name: &[u8]) -> Option<&'a Name>
 /// Adds the rules of an embedded rule table for the bounding set `caps`:
 /// [default action] then per rule: action, gates (count of required caps
 /// << 4 | count of excluding caps, then cap bits), condition count and
-/// conditions (arg, op, a, b), name count and name indexes as ascending
-/// deltas. Numbers are LEB128.
+/// conditions (arg, op, a, b), then the names as runs of indexes: a count
+/// and per run the names skipped since the last and its length. Numbers
+/// are LEB128, actions rotated by 16 bits (see action).
 pub fn load(r: &mut Rules, mut t: &[u8], names: &[Name], caps: u64) {
-    let _ = uv(&mut t);
+    let _ = action(&mut t);
     while !t.is_empty() {
-        let act = uv(&mut t) as u32;
+        let act = action(&mut t);
         let g = byte(&mut t);
         let mut ok = true;
         for i in 0..(g >> 4) + (g & 15) {
@@ -590,16 +591,25 @@ pub fn load(r: &mut Rules, mut t: &[u8], names: &[Name], caps: u64) {
             conds.push(Cond { arg, op, a, b });
         }
         let mut idx = 0;
-        for k in 0..uv(&mut t) {
-            idx += uv(&mut t) as usize + (k != 0) as usize;
-            if let Some(n) = names.get(idx).filter(|_| ok) {
-                r.add(n.nr, n.mux, act, &conds);
+        for _ in 0..uv(&mut t) {
+            idx += uv(&mut t) as usize;
+            for _ in 0..uv(&mut t) {
+                if let Some(n) = names.get(idx).filter(|_| ok) {
+                    r.add(n.nr, n.mux, act, &conds);
+                }
+                idx += 1;
             }
         }
     }
 }
 
+/// An action, stored rotated so that RET_ALLOW and RET_ERRNO | e take
+/// three bytes.
+fn action(t: &mut &[u8]) -> u32 {
+    (uv(t) as u32).rotate_right(16)
+}
+
 /// The default action of a rule table.
 pub fn table_default(mut t: &[u8]) -> u32 {
-    uv(&mut t) as u32
+    action(&mut t)
 }
