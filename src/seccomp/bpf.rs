@@ -438,16 +438,28 @@ pub const CODES: [u16; 8] = [LD_ABS, ALU_AND, JA, RET, JEQ, JGT, JGE, JSET];
 /// Unpacks a program packed by build.rs: per instruction LEB128(k << 4 |
 /// (jf != 0) << 3 | code index), then jt for a conditional jump and jf when
 /// not 0. Half the size of the raw program.
-pub fn unpack(mut t: &[u8]) -> Vec<u64> {
+/// Inlined, without uv and byte: `run`'s default path stays in the
+/// functions cross/hot.ld keeps together.
+#[inline(always)]
+pub fn unpack(t: &[u8]) -> Vec<u64> {
     let mut prog = Vec::new();
-    while !t.is_empty() {
-        let v = uv(&mut t);
+    let mut it = t.iter().copied();
+    while let Some(mut b) = it.next() {
+        let (mut v, mut s) = (0u64, 0);
+        loop {
+            v |= ((b & 0x7f) as u64) << s;
+            s += 7;
+            if b < 0x80 {
+                break;
+            }
+            b = it.next().unwrap_or(0);
+        }
         let mut x = CODES[v as usize & 7] as u64 | (v >> 4) << 32;
         if v & 4 != 0 {
-            x |= (byte(&mut t) as u64) << 16;
+            x |= (it.next().unwrap_or(0) as u64) << 16;
         }
         if v & 8 != 0 {
-            x |= (byte(&mut t) as u64) << 24;
+            x |= (it.next().unwrap_or(0) as u64) << 24;
         }
         prog.push(x);
     }
