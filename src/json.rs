@@ -114,25 +114,23 @@ impl P {
                 self.i += 1;
                 let obj = c == b'{';
                 let close = c + 2; // ']' and '}' follow '[' and '{' by two
-                let mut arr = Vec::new();
-                let mut members = Vec::new();
+                // One vector for both (array elements get empty keys): one
+                // loop and one push instead of two of each.
+                let mut members: Vec<(S, Json)> = Vec::new();
                 if !self.eat(close) {
                     loop {
-                        let mut key = None;
+                        let mut key: S = b"";
                         if obj {
                             if self.ws() != b'"' {
                                 return Err(self.err(b"expected a string key"));
                             }
-                            key = Some(self.string()?);
+                            key = self.string()?;
                             if !self.eat(b':') {
                                 return Err(self.err(b"expected ':'"));
                             }
                         }
                         let v = self.value(depth + 1)?;
-                        match key {
-                            Some(k) => members.push((k, v)),
-                            None => arr.push(v),
-                        }
+                        members.push((key, v));
                         if self.eat(close) {
                             break;
                         }
@@ -148,7 +146,7 @@ impl P {
                 Ok(if obj {
                     Json::Obj(members)
                 } else {
-                    Json::Arr(arr)
+                    Json::Arr(members.into_iter().map(|(_, v)| v).collect())
                 })
             }
             _ => Err(self.err(b"expected a value")),
