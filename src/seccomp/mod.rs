@@ -138,6 +138,25 @@ impl At<'_> {
     fn bad(&mut self, key: &[u8], what: &[u8], v: &[u8], hint: &[u8]) {
         self.err(key, cat(&[what, b" \"", v, b"\"; use ", hint]))
     }
+    /// The position in `table` of `s` after `prefix`, else `bad`; one
+    /// lookup for actions, ops and flags.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn word(
+        &mut self,
+        key: &[u8],
+        s: &[u8],
+        prefix: &[u8],
+        table: &[u8],
+        what: &[u8],
+        hint: &[u8],
+    ) -> Option<usize> {
+        let i = s.strip_prefix(prefix).and_then(|n| rt::pick(table, n));
+        if i.is_none() {
+            self.bad(key, what, s, hint);
+        }
+        i
+    }
     /// A member by dotted key ("includes.caps"); null counts as absent.
     #[inline(never)]
     fn get<'j>(&self, v: &'j Json, key: &[u8]) -> Option<&'j Json> {
@@ -196,30 +215,30 @@ impl At<'_> {
             None => 1,
         };
         let s = self.str(o, key);
-        let name = s.strip_prefix(b"SCMP_ACT_").unwrap_or(b"");
-        match rt::pick(ACTION_NAMES, name).and_then(|i| ACTIONS.get(i).copied()) {
-            Some(act) if act == bpf::RET_ERRNO || act == bpf::RET_TRACE => act | errno,
-            Some(act) => act,
-            None => {
-                if s.is_empty() {
-                    self.err(key, b"missing; use an action such as SCMP_ACT_ERRNO");
-                } else if name == b"NOTIFY" {
-                    self.bad(
-                        key,
-                        b"unsupported action",
-                        s,
-                        b"another: thinbox has no seccomp agent",
-                    );
+        if s.is_empty() {
+            self.err(key, b"missing; use an action such as SCMP_ACT_ERRNO");
+            return 0;
+        }
+        if s == b"SCMP_ACT_NOTIFY" {
+            self.bad(
+                key,
+                b"unsupported action",
+                s,
+                b"another: thinbox has no seccomp agent",
+            );
+            return 0;
+        }
+        let hint = b"SCMP_ACT_ALLOW, _ERRNO, _KILL_PROCESS, _KILL_THREAD, _TRAP, _TRACE or _LOG";
+        match self.word(key, s, b"SCMP_ACT_", ACTION_NAMES, b"unknown action", hint) {
+            Some(i) => {
+                let act = ACTIONS[i & 7];
+                if act == bpf::RET_ERRNO || act == bpf::RET_TRACE {
+                    act | errno
                 } else {
-                    self.bad(
-                        key,
-                        b"unknown action",
-                        s,
-                        b"SCMP_ACT_ALLOW, _ERRNO, _KILL_PROCESS, _KILL_THREAD, _TRAP, _TRACE or _LOG",
-                    );
+                    act
                 }
-                0
             }
+            None => 0,
         }
     }
 }
@@ -296,15 +315,15 @@ pub fn from_json_in(g: &Group, j: &Json, caps: u64, root: &[u8]) -> Res<Filter> 
     let mut flags = 0;
     for f in at.arr(j, b"flags") {
         let s = f.as_str().unwrap_or(b"");
-        let name = s.strip_prefix(b"SECCOMP_FILTER_FLAG_").unwrap_or(b"");
-        match rt::pick(FLAG_NAMES, name).and_then(|i| FLAGS.get(i)) {
-            Some(bit) => flags |= bit,
-            None => at.bad(
-                b"flags",
-                b"unknown flag",
-                s,
-                b"SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW, _WAIT_KILLABLE_RECV or _TSYNC",
-            ),
+        if let Some(i) = at.word(
+            b"flags",
+            s,
+            b"SECCOMP_FILTER_FLAG_",
+            FLAG_NAMES,
+            b"unknown flag",
+            b"SECCOMP_FILTER_FLAG_LOG, _SPEC_ALLOW, _WAIT_KILLABLE_RECV or _TSYNC",
+        ) {
+            flags |= FLAGS[i & 3];
         }
     }
 
@@ -333,18 +352,16 @@ pub fn from_json_in(g: &Group, j: &Json, caps: u64, root: &[u8]) -> Res<Filter> 
                 at.err(b"index", b"must be 0 to 5");
             }
             let o = at.str(a, b"op");
-            let op = o
-                .strip_prefix(b"SCMP_CMP_")
-                .and_then(|o| rt::pick(OPS, o))
-                .unwrap_or_else(|| {
-                    at.bad(
-                        b"op",
-                        b"unknown op",
-                        o,
-                        b"SCMP_CMP_EQ, _NE, _LT, _LE, _GT, _GE or _MASKED_EQ",
-                    );
-                    0
-                });
+            let op = at
+                .word(
+                    b"op",
+                    o,
+                    b"SCMP_CMP_",
+                    OPS,
+                    b"unknown op",
+                    b"SCMP_CMP_EQ, _NE, _LT, _LE, _GT, _GE or _MASKED_EQ",
+                )
+                .unwrap_or(0);
             dup |= conds.iter().any(|c| c.arg == arg as u8);
             conds.push(Cond {
                 arg: arg as u8,
