@@ -12,8 +12,27 @@ pub enum Json {
     Num(S),
     /// Unescaped bytes.
     Str(S),
-    Arr(Vec<Json>),
-    Obj(Vec<(S, Json)>),
+    Arr(List<Json>),
+    Obj(List<(S, Json)>),
+}
+
+/// Elements, leaked like the input they point into: a Json then has no
+/// drop glue, and nothing that holds one needs code to free it.
+pub struct List<T: 'static>(pub &'static [T]);
+
+impl<T> core::ops::Deref for List<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        self.0
+    }
+}
+
+impl<'a, T> IntoIterator for &'a List<T> {
+    type Item = &'a T;
+    type IntoIter = core::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
 }
 
 const MAX_DEPTH: u32 = 64;
@@ -144,9 +163,10 @@ impl P {
                     }
                 }
                 Ok(if obj {
-                    Json::Obj(members)
+                    Json::Obj(List(members.leak()))
                 } else {
-                    Json::Arr(members.into_iter().map(|(_, v)| v).collect())
+                    let a: Vec<Json> = members.into_iter().map(|(_, v)| v).collect();
+                    Json::Arr(List(a.leak()))
                 })
             }
             _ => Err(self.err(b"expected a value")),
@@ -304,13 +324,13 @@ impl Json {
     }
     pub fn as_arr(&self) -> Option<&[Json]> {
         match self {
-            Json::Arr(a) => Some(a),
+            Json::Arr(a) => Some(a.0),
             _ => None,
         }
     }
     pub fn as_obj(&self) -> Option<&[(S, Json)]> {
         match self {
-            Json::Obj(m) => Some(m),
+            Json::Obj(m) => Some(m.0),
             _ => None,
         }
     }
