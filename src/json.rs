@@ -5,6 +5,7 @@
 use crate::rt::{Buf, Error, Res, S, cat};
 use alloc::vec::Vec;
 
+#[derive(Clone, Copy)]
 pub enum Json {
     Null,
     Bool(bool),
@@ -18,6 +19,7 @@ pub enum Json {
 
 /// Elements, leaked like the input they point into: a Json then has no
 /// drop glue, and nothing that holds one needs code to free it.
+#[derive(Clone, Copy)]
 pub struct List<T: 'static>(pub &'static [T]);
 
 impl<T> core::ops::Deref for List<T> {
@@ -165,7 +167,7 @@ impl P {
                 Ok(if obj {
                     Json::Obj(List(members.leak()))
                 } else {
-                    let a: Vec<Json> = members.into_iter().map(|(_, v)| v).collect();
+                    let a: Vec<Json> = members.iter().map(|m| m.1).collect();
                     Json::Arr(List(a.leak()))
                 })
             }
