@@ -135,8 +135,15 @@ pub fn create(path: S, r: &Resources) -> Res<Cgroup> {
     let root = parent(path);
     let base = parent(root);
     if !is_cgroup2(root) && !is_cgroup2(base) {
-        return Err(Error::new(cat(&[b"cgroup2 is not mounted at ", base]), b"")
-            .hint(b"mount it (mount -t cgroup2 none /sys/fs/cgroup) or pass --cgroup-root DIR on a cgroup2 mount"));
+        // The hint in the one literal: no Error::hint call.
+        return Err(Error::with(
+            cat(&[
+                b"cgroup2 is not mounted at ",
+                base,
+                b"; mount it (mount -t cgroup2 none /sys/fs/cgroup) or pass --cgroup-root DIR on a cgroup2 mount",
+            ]),
+            125,
+        ));
     }
     let made_root = match sys::mkdir(root, 0o755) {
         Ok(_) => Ok(true),
@@ -159,8 +166,10 @@ pub fn create(path: S, r: &Resources) -> Res<Cgroup> {
         match made {
             Ok(_) => {}
             Err(sys::EEXIST) => {
-                return Err(Error::new(cat(&[b"cgroup ", path]), b"already exists")
-                    .hint(b"another container uses this name; pick another --name"));
+                return Err(Error::new(
+                    cat(&[b"cgroup ", path]),
+                    b"already exists; another container uses this name; pick another --name",
+                ));
             }
             Err(e) => return Err(mkdir_err(path, e)),
         }

@@ -391,10 +391,10 @@ pub fn from_json_in(g: &Group, j: &Json, caps: u64, root: &[u8]) -> Res<Filter> 
     }
     let prog = r.compile(bpf::RET_KILL_PROCESS);
     if prog.len() > 4096 {
-        return Err(
-            Error::new(bare(root), b"compiles to more than 4096 BPF instructions")
-                .hint(b"merge rules or drop argument conditions"),
-        );
+        return Err(Error::new(
+            bare(root),
+            b"compiles to more than 4096 BPF instructions; merge rules or drop argument conditions",
+        ));
     }
     Ok(Filter { prog, flags })
 }
