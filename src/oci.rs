@@ -328,43 +328,9 @@ fn selinux<'a>(r: &mut Rd<'a>, o: At<'a>, k: &'a [u8]) {
 }
 
 /// Mount option words, in `thinbox features` order, and their flag
-/// effect in MOUNT_FLAGS: (set, clear).
-pub const MOUNT_WORDS: [&[u8]; 34] = [
-    b"ro",
-    b"rw",
-    b"nosuid",
-    b"suid",
-    b"nodev",
-    b"dev",
-    b"noexec",
-    b"exec",
-    b"sync",
-    b"async",
-    b"dirsync",
-    b"remount",
-    b"mand",
-    b"nomand",
-    b"atime",
-    b"noatime",
-    b"diratime",
-    b"nodiratime",
-    b"relatime",
-    b"norelatime",
-    b"strictatime",
-    b"nostrictatime",
-    b"bind",
-    b"rbind",
-    b"private",
-    b"rprivate",
-    b"shared",
-    b"rshared",
-    b"slave",
-    b"rslave",
-    b"unbindable",
-    b"runbindable",
-    b"silent",
-    b"loud",
-];
+/// effect in MOUNT_FLAGS: (set, clear). One string, as a table of
+/// slices costs 16 bytes a word.
+pub const MOUNT_WORDS: &[u8] = b"ro rw nosuid suid nodev dev noexec exec sync async dirsync remount mand nomand atime noatime diratime nodiratime relatime norelatime strictatime nostrictatime bind rbind private rprivate shared rshared slave rslave unbindable runbindable silent loud";
 const MOUNT_FLAGS: [(u64, u64); 34] = [
     (spec::MS_RDONLY, 0),
     (0, spec::MS_RDONLY),
@@ -402,10 +368,32 @@ const MOUNT_FLAGS: [(u64, u64); 34] = [
     (0, 32768),
 ];
 
+/// MOUNT_FLAGS as a byte a word: the bit's number, 32 for MS_REC too, 64
+/// when it clears; 34 bytes of table instead of 544.
+const MOUNT_CODES: [u8; 34] = {
+    let mut t = [0u8; 34];
+    let mut i = 0;
+    while i < 34 {
+        let (set, clear) = MOUNT_FLAGS[i];
+        let f = set | clear;
+        let rec = if f & spec::MS_REC != 0 { 32 } else { 0 };
+        t[i] = (f & !spec::MS_REC).trailing_zeros() as u8 | rec | if clear != 0 { 64 } else { 0 };
+        let back = flags_of(t[i]);
+        assert!(back.0 == set && back.1 == clear);
+        i += 1;
+    }
+    t
+};
+
+const fn flags_of(e: u8) -> (u64, u64) {
+    let f = 1 << (e & 31) | if e & 32 != 0 { spec::MS_REC } else { 0 };
+    if e & 64 != 0 { (0, f) } else { (f, 0) }
+}
+
 /// (set, clear) of a mount option word.
 #[inline(never)]
 fn mount_opt(w: &[u8]) -> Option<(u64, u64)> {
-    MOUNT_FLAGS.get(rt::index_of(&MOUNT_WORDS, w)?).copied()
+    Some(flags_of(*MOUNT_CODES.get(rt::pick(MOUNT_WORDS, w)?)?))
 }
 
 #[inline(never)]

@@ -5,6 +5,19 @@ use crate::caps;
 use crate::oci;
 use crate::rt::{self, Buf};
 
+/// `"a","b",...` for the space-separated words of `s`.
+fn words(b: &mut Buf, s: &[u8]) {
+    b.c(b'"');
+    for &c in s {
+        if c == b' ' {
+            b.s(b"\",\"");
+        } else {
+            b.c(c);
+        }
+    }
+    b.c(b'"');
+}
+
 /// `"PREFIXname",...` for each name.
 fn list(b: &mut Buf, prefix: &[u8], names: &[&[u8]]) {
     for (i, n) in names.iter().enumerate() {
@@ -20,7 +33,7 @@ pub fn main(_args: &[rt::S]) -> i32 {
     b.s(br#"{"ociVersionMin":"1.0.0","ociVersionMax":"1.2.0","hooks":["#);
     list(&mut b, b"", &oci::HOOK_NAMES);
     b.s(br#"],"mountOptions":["#);
-    list(&mut b, b"", &oci::MOUNT_WORDS);
+    words(&mut b, oci::MOUNT_WORDS);
     b.s(br#","tmpcopyup"],"linux":{"namespaces":["#);
     list(&mut b, b"", &oci::NS_NAMES);
     b.s(br#"],"capabilities":["#);
