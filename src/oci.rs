@@ -164,24 +164,8 @@ fn hook<'a>(r: &mut Rd<'a>, h: At<'a>) -> Hook {
     k
 }
 
-const RLIMITS: [&[u8]; 16] = [
-    b"CPU",
-    b"FSIZE",
-    b"DATA",
-    b"STACK",
-    b"CORE",
-    b"RSS",
-    b"NPROC",
-    b"NOFILE",
-    b"MEMLOCK",
-    b"AS",
-    b"LOCKS",
-    b"SIGPENDING",
-    b"MSGQUEUE",
-    b"NICE",
-    b"RTPRIO",
-    b"RTTIME",
-];
+/// RLIMIT_ names in number order, one string for rt::pick.
+const RLIMITS: &[u8] = b"CPU FSIZE DATA STACK CORE RSS NPROC NOFILE MEMLOCK AS LOCKS SIGPENDING MSGQUEUE NICE RTPRIO RTTIME";
 
 /// `exec --process`: an OCI process object replacing the bundle's. The
 /// lists process() appends to start empty, as in parse().
@@ -280,7 +264,7 @@ fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
         let t = r.need_s(e, b"type");
         let res = t
             .strip_prefix(b"RLIMIT_")
-            .and_then(|n| rt::index_of(&RLIMITS, n));
+            .and_then(|n| rt::pick(RLIMITS, n));
         if res.is_none() {
             r.no(b"unknown rlimit");
         }
