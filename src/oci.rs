@@ -418,9 +418,7 @@ fn mount<'a>(r: &mut Rd<'a>, m: At<'a>, bundle: S) -> Mount {
 }
 
 /// Namespace types, in `thinbox features` order, and their clone flags.
-pub const NS_NAMES: [&[u8]; 8] = [
-    b"cgroup", b"ipc", b"mount", b"network", b"pid", b"user", b"uts", b"time",
-];
+pub const NS_NAMES: &[u8] = b"cgroup ipc mount network pid user uts time";
 const NS_FLAGS: [u64; 8] = [
     sys::CLONE_NEWCGROUP,
     sys::CLONE_NEWIPC,
@@ -431,6 +429,17 @@ const NS_FLAGS: [u64; 8] = [
     sys::CLONE_NEWUTS,
     sys::CLONE_NEWTIME,
 ];
+/// NS_FLAGS as bit numbers: each is a single bit.
+const NS_BITS: [u8; 8] = {
+    let mut t = [0u8; 8];
+    let mut i = 0;
+    while i < 8 {
+        t[i] = NS_FLAGS[i].trailing_zeros() as u8;
+        assert!(1 << t[i] == NS_FLAGS[i]);
+        i += 1;
+    }
+    t
+};
 
 fn idmaps<'a>(r: &mut Rd<'a>, l: At<'a>, k: &'static [u8], out: &mut Vec<IdMap>) {
     for e in elems(r, l, k) {
@@ -447,10 +456,11 @@ fn idmaps<'a>(r: &mut Rd<'a>, l: At<'a>, k: &'static [u8], out: &mut Vec<IdMap>)
 fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
     for e in elems(r, l, b"namespaces") {
         let t = r.need_s(e, b"type");
-        let Some(&flag) = rt::index_of(&NS_NAMES, t).and_then(|n| NS_FLAGS.get(n)) else {
+        let Some(&bit) = rt::pick(NS_NAMES, t).and_then(|n| NS_BITS.get(n)) else {
             r.no(b"unknown namespace type");
             continue;
         };
+        let flag = 1 << bit;
         if c.namespaces & flag != 0 || c.join.iter().any(|(f, _)| *f == flag) {
             r.no(b"namespace listed twice");
         }

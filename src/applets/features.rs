@@ -35,7 +35,7 @@ pub fn main(_args: &[rt::S]) -> i32 {
     b.s(br#"],"mountOptions":["#);
     words(&mut b, oci::MOUNT_WORDS);
     b.s(br#","tmpcopyup"],"linux":{"namespaces":["#);
-    list(&mut b, b"", &oci::NS_NAMES);
+    words(&mut b, oci::NS_NAMES);
     b.s(br#"],"capabilities":["#);
     list(&mut b, b"CAP_", &caps::NAMES);
     b.s(br#"],"cgroup":{"v1":true,"v2":true,"systemd":false,"systemdUser":false},"seccomp":{"enabled":true,"actions":["SCMP_ACT_ALLOW","SCMP_ACT_ERRNO","SCMP_ACT_KILL","SCMP_ACT_KILL_PROCESS","SCMP_ACT_KILL_THREAD","SCMP_ACT_LOG","SCMP_ACT_TRACE","SCMP_ACT_TRAP"],"operators":["SCMP_CMP_EQ","SCMP_CMP_GE","SCMP_CMP_GT","SCMP_CMP_LE","SCMP_CMP_LT","SCMP_CMP_MASKED_EQ","SCMP_CMP_NE"]},"apparmor":{"enabled":true},"selinux":{"enabled":false}},"annotations":{"org.opencontainers.runc.checkpoint.enabled":"false"}}
