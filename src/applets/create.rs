@@ -30,26 +30,14 @@ pub struct Flags {
     pub id: S,
 }
 
-const FLAGS: [&[u8]; 11] = [
-    b"-b",
-    b"--bundle",
-    b"--pid-file",
-    b"--console-socket",
-    b"--preserve-fds",
-    b"-d",
-    b"--detach",
-    b"--no-pivot",
-    b"--no-new-keyring",
-    b"--keep",
-    b"--no-subreaper",
-];
+const FLAGS: &[u8] = b"-b --bundle --pid-file --console-socket --preserve-fds -d --detach --no-pivot --no-new-keyring --keep --no-subreaper";
 
 /// Flags of create, and of run when `run` is set.
 pub fn parse(args: &[S], run: bool) -> Res<Flags> {
     let mut f = Flags::default();
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
-        match rt::index_of(&FLAGS, flag) {
+        match rt::pick(FLAGS, flag) {
             Some(n @ 0..=3) => {
                 let slot = match n {
                     2 => &mut f.pid_file,
@@ -269,9 +257,9 @@ pub fn send_console(path: &[u8], master: i32) -> Res<()> {
 /// than `run [OPTIONS] ROOTFS|IMAGE CMD`.
 pub fn is_oci_run(args: &[S]) -> bool {
     // create's flags up to --no-pivot, less --preserve-fds.
-    let flagged = args.iter().any(|a| {
-        matches!(rt::index_of(&FLAGS[..8], a), Some(0..=3 | 7)) || a.starts_with(b"--bundle=")
-    });
+    let flagged = args
+        .iter()
+        .any(|a| matches!(rt::pick(FLAGS, a), Some(0..=3 | 7)) || a.starts_with(b"--bundle="));
     flagged
         || (args.len() == 1 && args[0].first() != Some(&b'-') && sys::stat(b"config.json").is_ok())
 }
