@@ -35,7 +35,7 @@ const CPU: u8 = 1;
 const PIDS: u8 = 2;
 const BLKIO: u8 = 3;
 const NET: u8 = 4;
-const SECTIONS: [&[u8]; 5] = [b"memory", b"cpu", b"pids", b"blockIO", b"network"];
+const SECTIONS: &[u8] = b"memory cpu pids blockIO network";
 
 // What a scalar does besides its cgroup v1 file. Up to OOM, v2 has no
 // equivalent; from OOM to MEMS, 0 (or false, or "") sets nothing.
@@ -147,8 +147,9 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
     r.nulls = true;
     let res = At { j, path: RP };
     r.check(Some(j), RP, b"", OBJ);
-    for (si, name) in SECTIONS.iter().enumerate() {
-        let si = si as u8;
+    let mut names = SECTIONS;
+    for si in MEM..=NET {
+        let name = word(&mut names);
         if si == NET {
             list(r, c, res, HUGE);
         }
