@@ -98,21 +98,24 @@ weight blkio.weight \
 leafWeight blkio.leaf_weight \
 classID net_cls.classid";
 
-// Per-device lists, "key head-key number-key v1-file io.max-key" (head "-":
-// major and minor); the index up to THR is the kind.
+// Per-device lists, five words a row in one string: "key head-key
+// number-key v1-file io.max-key" (head "-": major and minor; an empty
+// word, two spaces, for no file or key); the row up to THR is the kind.
 const HUGE: usize = 0;
 const PRIO: usize = 1;
 const WDEV: usize = 2;
 const THR: usize = 3;
-const LISTS: [&[u8]; 7] = [
-    b"hugepageLimits pageSize limit",
-    b"priorities name priority net_prio.ifpriomap",
-    b"weightDevice - weight blkio.weight_device",
-    b"throttleReadBpsDevice - rate blkio.throttle.read_bps_device rbps=",
-    b"throttleWriteBpsDevice - rate blkio.throttle.write_bps_device wbps=",
-    b"throttleReadIOPSDevice - rate blkio.throttle.read_iops_device riops=",
-    b"throttleWriteIOPSDevice - rate blkio.throttle.write_iops_device wiops=",
-];
+const N_LISTS: usize = 7;
+const LISTS: &[u8] = concat!(
+    "hugepageLimits pageSize limit   ",
+    "priorities name priority net_prio.ifpriomap  ",
+    "weightDevice - weight blkio.weight_device  ",
+    "throttleReadBpsDevice - rate blkio.throttle.read_bps_device rbps= ",
+    "throttleWriteBpsDevice - rate blkio.throttle.write_bps_device wbps= ",
+    "throttleReadIOPSDevice - rate blkio.throttle.read_iops_device riops= ",
+    "throttleWriteIOPSDevice - rate blkio.throttle.write_iops_device wiops=",
+)
+.as_bytes();
 
 /// The first word of `s`, which keeps what follows its space (if any).
 #[inline(never)]
@@ -246,7 +249,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
         }
         let rows = match si {
             NET => PRIO..WDEV,
-            BLKIO => WDEV..LISTS.len(),
+            BLKIO => WDEV..N_LISTS,
             _ => 0..0,
         };
         for i in rows {
@@ -303,11 +306,15 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
 #[inline(never)]
 fn list<'a>(r: &mut Rd<'a>, c: &mut Resources, o: At<'a>, i: usize) {
     let how = i.min(THR);
-    let mut key = LISTS[i];
-    let k = word(&mut key);
-    let hk = word(&mut key);
-    let nk = word(&mut key);
-    let f1 = word(&mut key);
+    let mut t = LISTS;
+    for _ in 0..5 * i {
+        word(&mut t);
+    }
+    let k = word(&mut t);
+    let hk = word(&mut t);
+    let nk = word(&mut t);
+    let f1 = word(&mut t);
+    let key = word(&mut t);
     let Some(l) = r.sub(o, k, ARR) else {
         return;
     };
