@@ -4,6 +4,7 @@
 
 use crate::caps::{self, Caps};
 use crate::json::{self, ANY, ARR, At, Json, OBJ, Rd, STR, U32, join};
+use crate::oci_res::word;
 use crate::rt::{self, Buf, Res, S, cat};
 use crate::spec::{self, Container, Device, IdMap, Mount, Rlimit};
 use crate::sys;
@@ -191,13 +192,7 @@ pub fn process_json(b: &mut Bundle, pr: &Json) -> Res<()> {
 }
 
 /// process.capabilities' sets, in the order they are read.
-const CAP_SETS: [&[u8]; 5] = [
-    b"bounding",
-    b"effective",
-    b"inheritable",
-    b"permitted",
-    b"ambient",
-];
+const CAP_SETS: &[u8] = b"bounding effective inheritable permitted ambient";
 
 #[inline(never)]
 fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
@@ -241,7 +236,9 @@ fn process<'a>(r: &mut Rd<'a>, b: &mut Bundle, pr: At<'a>) {
     if let Some(cp) = r.sub(pr, b"capabilities", OBJ) {
         // Read in CAP_SETS order; the sets start empty.
         let mut sets = [0u64; 5];
-        for (name, set) in CAP_SETS.iter().zip(&mut sets) {
+        let mut names = CAP_SETS;
+        for set in &mut sets {
+            let name = word(&mut names);
             for e in elems(r, cp, name) {
                 if let Some(n) = r.check(Some(e.j), e.path, b"", STR).and_then(Json::as_str) {
                     match caps::parse(n) {

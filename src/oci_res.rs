@@ -119,7 +119,7 @@ const LISTS: &[u8] = concat!(
 
 /// The first word of `s`, which keeps what follows its space (if any).
 #[inline(never)]
-fn word(s: &mut S) -> S {
+pub fn word(s: &mut S) -> S {
     let w = *s;
     match w.iter().position(|&c| c == b' ') {
         Some(i) => {
