@@ -3,7 +3,7 @@
 
 use super::{Opts, fail};
 use crate::container;
-use crate::rt::{self, Buf, Error, S, cat};
+use crate::rt::{self, Buf, Error, S};
 use crate::state;
 
 pub fn main(args: &[S]) -> i32 {
@@ -17,7 +17,7 @@ pub fn main(args: &[S]) -> i32 {
                 _ => return fail(Error::new(b"--format", b"use table or json")),
             },
             Some(_) => quiet = true,
-            _ => return fail(Error::new(cat(&[b"list: unknown flag ", flag]), b"")),
+            _ => return fail(super::delete::unknown_flag(b"list", flag, b"")),
         }
     }
     let root = state::root(None);

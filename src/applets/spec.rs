@@ -62,7 +62,7 @@ fn spec(args: &[S]) -> Res<()> {
         match crate::rt::pick(b"--rootless -b --bundle", flag) {
             Some(0) => rootless = true,
             Some(_) => bundle = o.value(flag)?,
-            _ => return Err(Error::new(cat(&[b"spec: unknown flag ", flag]), b"")),
+            _ => return Err(super::delete::unknown_flag(b"spec", flag, b"")),
         }
     }
     let path = cat(&[bundle, b"/config.json"]);

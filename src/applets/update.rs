@@ -3,7 +3,7 @@
 use super::{Opts, fail};
 use crate::container;
 use crate::json;
-use crate::rt::{self, Error, Res, S, cat};
+use crate::rt::{self, Error, Res, S};
 use crate::spec::Resources;
 use crate::state;
 
@@ -21,8 +21,9 @@ fn update(args: &[S]) -> Res<()> {
         match rt::pick(b"-r --resources", flag) {
             Some(_) => file = Some(o.value(flag)?),
             _ => {
-                return Err(Error::new(
-                    cat(&[b"update: unknown flag ", flag]),
+                return Err(super::delete::unknown_flag(
+                    b"update",
+                    flag,
                     b"use --resources FILE|-",
                 ));
             }
