@@ -12,6 +12,7 @@ use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
 use crate::spawn;
 use crate::state::{self, State};
 use crate::sys;
+use core::mem::ManuallyDrop;
 
 pub fn main(args: &[S]) -> i32 {
     match parse(args, false).and_then(|f| create(&f).map(|_| 0)) {
@@ -114,12 +115,14 @@ pub fn create(f: &Flags) -> Res<Created> {
     let id = f.id;
     let bundle_dir = absolute(f.bundle.unwrap_or(b"."));
     let config = cat(&[bundle_dir, b"/config.json"]);
-    let text = rt::read_file(config).map_err(|e| {
+    // Never dropped (the arena frees only its newest block, which these
+    // soon are not): no return has to drop them.
+    let text = ManuallyDrop::new(rt::read_file(config).map_err(|e| {
         Error::sys(config, e)
             .hint(b"pass --bundle DIR holding config.json (thinbox spec writes one)")
-    })?;
-    let j = crate::json::parse(&text).map_err(|e| Error::new(config, e.msg()))?;
-    let b = oci::parse(&j, bundle_dir, id)?;
+    })?);
+    let j = ManuallyDrop::new(crate::json::parse(&text).map_err(|e| Error::new(config, e.msg()))?);
+    let b = ManuallyDrop::new(oci::parse(&j, bundle_dir, id)?);
     if b.c.args.is_empty() {
         return Err(Error::new(
             b"process.args",
