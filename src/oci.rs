@@ -9,6 +9,7 @@ use crate::rt::{self, Buf, Res, S, cat};
 use crate::spec::{self, Container, Device, IdMap, Mount, Rlimit};
 use crate::sys;
 use alloc::vec::Vec;
+use core::mem::ManuallyDrop;
 
 #[derive(Clone)]
 pub struct Hook {
@@ -37,7 +38,9 @@ pub const POSTSTOP: usize = 5;
 
 pub struct Bundle {
     pub c: Container,
-    pub hooks: [Vec<Hook>; 6],
+    /// Never dropped, like most things (the arena frees only its newest
+    /// block): no drop glue for six lists of hooks.
+    pub hooks: ManuallyDrop<[Vec<Hook>; 6]>,
     pub annotations: Vec<(S, S)>,
     pub console: Option<sys::Winsize>,
 }
@@ -92,7 +95,7 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
     }
     str_map(&mut r, top, b"annotations", &mut b.annotations);
     if let Some(h) = r.sub(top, b"hooks", OBJ) {
-        for (name, list) in HOOK_NAMES.iter().zip(&mut b.hooks) {
+        for (name, list) in HOOK_NAMES.iter().zip(b.hooks.iter_mut()) {
             for e in elems(&mut r, h, name) {
                 let k = hook(&mut r, e);
                 list.push(k);

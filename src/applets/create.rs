@@ -212,7 +212,7 @@ fn spawn_init(
         die_with_parent: false,
         start_fd: Some(start.raw()),
         preserve_fds: f.preserve_fds,
-        hooks: Some(&b.hooks),
+        hooks: Some(&*b.hooks),
         hook_sync: Some(&hook_state),
         winsize: b.console,
         sigmask: 0,
