@@ -6,6 +6,7 @@ use crate::json;
 use crate::rt::{self, Error, Res, S};
 use crate::spec::Resources;
 use crate::state;
+use core::mem::ManuallyDrop;
 
 pub fn main(args: &[S]) -> i32 {
     match update(args) {
@@ -32,17 +33,23 @@ fn update(args: &[S]) -> Res<()> {
     let ([id], Some(file)) = (o.rest(), file) else {
         return Err(super::usage_error(b"update"));
     };
-    let text = if file == b"-" {
-        rt::read_fd(0)
-    } else {
-        rt::read_file(file)
-    }
-    .map_err(|e| Error::sys(file, e))?;
-    let j = json::parse(&text).map_err(|e| Error::new(file, e.msg()))?;
-    let mut res = Resources::default();
+    // Never dropped (the arena frees only its newest block; cgroup_of's
+    // Cgroup holds no fd): no return has to drop them.
+    let text = ManuallyDrop::new(
+        if file == b"-" {
+            rt::read_fd(0)
+        } else {
+            rt::read_file(file)
+        }
+        .map_err(|e| Error::sys(file, e))?,
+    );
+    let j = ManuallyDrop::new(json::parse(&text).map_err(|e| Error::new(file, e.msg()))?);
+    let mut res = ManuallyDrop::new(Resources::default());
     crate::oci_res::parse(&mut res, &j)?;
     let root = state::root(None);
-    let st = state::load(root, id)?;
-    let cg = container::cgroup_of(&st).ok_or_else(|| container::err(id, b"has no cgroup"))?;
+    let st = ManuallyDrop::new(state::load(root, id)?);
+    let cg = ManuallyDrop::new(
+        container::cgroup_of(&st).ok_or_else(|| container::err(id, b"has no cgroup"))?,
+    );
     container::write_resources(&cg, &res)
 }
