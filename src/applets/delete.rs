@@ -5,6 +5,7 @@ use super::{Opts, fail};
 use crate::container;
 use crate::rt::{Error, Res, S, cat};
 use crate::state;
+use core::mem::ManuallyDrop;
 
 pub fn main(args: &[S]) -> i32 {
     match delete(args) {
@@ -33,12 +34,13 @@ fn delete(args: &[S]) -> Res<()> {
         return Err(super::usage_error(b"delete"));
     };
     let root = state::root(None);
-    let st = match state::load(root, id) {
+    // Never dropped (the arena frees only its newest block).
+    let st = ManuallyDrop::new(match state::load(root, id) {
         Ok(st) => st,
         Err(_) if force && crate::sys::lstat(state::dir(root, id)).is_ok() => Default::default(),
         Err(_) if force => return Ok(()),
         Err(e) => return Err(e),
-    };
+    });
     let status = container::status(root, id, &st);
     if !force && status != b"stopped" {
         return Err(container::err(

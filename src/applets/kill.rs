@@ -4,6 +4,7 @@ use super::fail;
 use crate::rt::{self, Error, Res, S, cat};
 use crate::state;
 use crate::sys;
+use core::mem::ManuallyDrop;
 
 /// Signal names in number order, from 1.
 const SIGNALS: &[u8] = b"HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM \
@@ -57,7 +58,9 @@ pub fn main(args: &[S]) -> i32 {
 /// cgroups); a container that is not running is an error. The default
 /// signal is TERM for OCI containers and KILL for detached ones.
 pub fn kill(root: &[u8], id: &[u8], sig: Option<i32>, all: bool) -> Res<()> {
-    let st = state::load(root, id)?;
+    // Never dropped, nor what is read (the arena frees only its newest
+    // block).
+    let st = ManuallyDrop::new(state::load(root, id)?);
     let oci = st.get(b"kind") == Some(b"oci");
     let sig = sig.unwrap_or(if oci { sys::SIGTERM } else { sys::SIGKILL });
     if !state::alive(&st, b"pid", b"start") {
@@ -66,7 +69,8 @@ pub fn kill(root: &[u8], id: &[u8], sig: Option<i32>, all: bool) -> Res<()> {
     if all {
         // Every recorded cgroup: one on v2, one per hierarchy on v1.
         for d in st.all(b"cgroup") {
-            let procs = rt::read_file(cat(&[d, b"/cgroup.procs"])).unwrap_or_default();
+            let procs =
+                ManuallyDrop::new(rt::read_file(cat(&[d, b"/cgroup.procs"])).unwrap_or_default());
             for p in procs.split(|&c| c == b'\n') {
                 if let Some(pid) = rt::parse_u64(p) {
                     let _ = sys::kill(pid as i32, sig);

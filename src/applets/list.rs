@@ -5,6 +5,7 @@ use super::{Opts, fail};
 use crate::container;
 use crate::rt::{self, Buf, Error, S};
 use crate::state;
+use core::mem::ManuallyDrop;
 
 pub fn main(args: &[S]) -> i32 {
     let mut as_json = false;
@@ -21,28 +22,36 @@ pub fn main(args: &[S]) -> i32 {
         }
     }
     let root = state::root(None);
-    let mut b = Buf::new();
+    let mut b = ManuallyDrop::new(Buf::new());
     if as_json {
         b.c(b'[');
     } else if !quiet {
         b.s(b"ID                  PID         STATUS      BUNDLE\n");
     }
-    for id in state::list(root).iter() {
+    // Nothing here is dropped (the arena frees only its newest block).
+    let ids = ManuallyDrop::new(state::list(root));
+    for id in ids.iter() {
         let Ok(st) = state::load(root, id) else {
             continue;
         };
+        let st = ManuallyDrop::new(st);
         let status = container::status(root, id, &st);
         if as_json {
             // After an object, not after an index: unreadable states are skipped.
             if b.as_slice().len() > 1 {
                 b.c(b',');
             }
-            let bundle = container::bundle_of(root, id, &st);
-            b.s(&container::state_json(id, &st, status, bundle.as_ref()));
+            let bundle = ManuallyDrop::new(container::bundle_of(root, id, &st));
+            b.s(&ManuallyDrop::new(container::state_json(
+                id,
+                &st,
+                status,
+                bundle.as_ref(),
+            )));
         } else if quiet {
             b.s(id).c(b'\n');
         } else {
-            let mut pid = Buf::new();
+            let mut pid = ManuallyDrop::new(Buf::new());
             pid.u(container::pid(&st, status));
             b.pad(id, 20)
                 .pad(pid.as_slice(), 12)

@@ -7,6 +7,7 @@ use crate::oci;
 use crate::rt::{Ctx, Error, Res, S, cat};
 use crate::state;
 use crate::sys;
+use core::mem::ManuallyDrop;
 
 pub fn main(args: &[S]) -> i32 {
     let [id] = args else {
@@ -19,7 +20,9 @@ pub fn main(args: &[S]) -> i32 {
 }
 
 pub fn start(root: &[u8], id: &[u8]) -> Res<()> {
-    let st = state::load(root, id)?;
+    // Never dropped, nor the bundle (the arena frees only its newest
+    // block): no return has to drop them.
+    let st = ManuallyDrop::new(state::load(root, id)?);
     let status = container::status(root, id, &st);
     if status != b"created" {
         return Err(container::err(
@@ -46,10 +49,10 @@ pub fn start(root: &[u8], id: &[u8]) -> Res<()> {
             break;
         }
     }
-    if let Some(b) = container::bundle_of(root, id, &st)
+    if let Some(b) = ManuallyDrop::new(container::bundle_of(root, id, &st)).as_ref()
         && !b.hooks[oci::POSTSTART].is_empty()
     {
-        let js = container::state_json(id, &st, b"running", Some(&b));
+        let js = ManuallyDrop::new(container::state_json(id, &st, b"running", Some(b)));
         if let Err(e) = crate::hooks::run(&b.hooks[oci::POSTSTART], &js, b"poststart") {
             container::warn(e);
         }

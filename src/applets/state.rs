@@ -4,6 +4,7 @@ use super::fail;
 use crate::container;
 use crate::rt::{self, S};
 use crate::state;
+use core::mem::ManuallyDrop;
 
 pub fn main(args: &[S]) -> i32 {
     let [id] = args else {
@@ -12,9 +13,11 @@ pub fn main(args: &[S]) -> i32 {
     let root = state::root(None);
     match state::load(root, id) {
         Ok(st) => {
+            // Never dropped (the arena frees only its newest block).
+            let st = ManuallyDrop::new(st);
             let status = container::status(root, id, &st);
-            let b = container::bundle_of(root, id, &st);
-            let mut js = container::state_json(id, &st, status, b.as_ref());
+            let b = ManuallyDrop::new(container::bundle_of(root, id, &st));
+            let mut js = ManuallyDrop::new(container::state_json(id, &st, status, b.as_ref()));
             js.push(b'\n');
             rt::out(&js);
             0
