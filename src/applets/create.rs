@@ -179,7 +179,7 @@ pub fn create(f: &Flags) -> Res<Created> {
 /// Destroys the container as its state file has it, else as `st` does.
 #[inline(never)]
 fn teardown(root: S, id: S, st: State) {
-    let st = state::load(root, id).unwrap_or(st);
+    let st = ManuallyDrop::new(state::load(root, id).unwrap_or(st));
     container::destroy(root, id, &st);
 }
 
@@ -198,11 +198,11 @@ fn spawn_init(
     })()
     .ctx(fifo)?;
     let hook_state = |pid: i32| -> Res<alloc::vec::Vec<u8>> {
-        let mut s = st.clone();
+        let mut s = ManuallyDrop::new(st.clone());
         s.set_num(b"pid", pid as u64);
         // The deprecated prestart sees "created", as with crun and the
         // conformance suite; createRuntime runs during create.
-        let pre = container::state_json(id, &s, b"created", Some(b));
+        let pre = ManuallyDrop::new(container::state_json(id, &s, b"created", Some(b)));
         hooks::run(&b.hooks[oci::PRESTART], &pre, b"prestart")?;
         let js = container::state_json(id, &s, b"creating", Some(b));
         hooks::run(&b.hooks[oci::CREATE_RUNTIME], &js, b"createRuntime")?;
