@@ -20,7 +20,7 @@ pub fn run(hooks: &[Hook], state: &[u8], kind: &[u8]) -> Res<()> {
                 .s(b" (")
                 .s(h.path)
                 .s(b")");
-            Error::new(b.as_slice(), why)
+            Error::new(b.leak(), why)
         })
     });
     let _ = sys::signal_default(sys::SIGPIPE, false);
@@ -38,7 +38,8 @@ fn one(h: &Hook, state: &[u8]) -> Result<(), &'static [u8]> {
             &h.args
         });
         let path = cat(&[h.path, b"\0"]);
-        sys::execve(path.as_ptr(), &argv, &cvec(&h.env));
+        let env = core::mem::ManuallyDrop::new(cvec(&h.env));
+        sys::execve(path.as_ptr(), &argv, &env);
         sys::exit(127);
     }
     drop(r);
