@@ -515,7 +515,8 @@ fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
         && r.err.is_none()
     {
         match crate::seccomp::from_json(s, c.caps.bounding) {
-            Ok(f) => c.seccomp = Some(f),
+            // The old value is None: no drop glue for it.
+            Ok(f) => core::mem::forget(c.seccomp.replace(f)),
             Err(e) => r.set(e),
         }
     }
