@@ -520,7 +520,7 @@ fn linux<'a>(r: &mut Rd<'a>, c: &mut Container, l: At<'a>) {
             Err(e) => r.set(e),
         }
     }
-    for k in [&b"intelRdt"[..], b"personality", b"timeOffsets"] {
+    for k in rt::split(b"intelRdt personality timeOffsets", b' ') {
         if let Some(v) = l.j.get(k)
             && !v.is_null()
         {
