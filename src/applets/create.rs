@@ -151,7 +151,7 @@ pub fn create(f: &Flags) -> Res<Created> {
             e
         }
     })?;
-    let mut st = State::default();
+    let mut st = ManuallyDrop::new(State::default());
     st.set(b"kind", b"oci");
     st.set(b"phase", b"creating");
     st.set(b"bundle", bundle_dir);
@@ -170,7 +170,7 @@ pub fn create(f: &Flags) -> Res<Created> {
     match r {
         Ok((pid, pty)) => Ok(Created { pid, root, pty }),
         Err(e) => {
-            teardown(root, id, st);
+            teardown(root, id, ManuallyDrop::into_inner(st));
             Err(e)
         }
     }
@@ -239,7 +239,7 @@ pub fn write_pid_file(path: S, pid: i32) -> Res<()> {
     let tmp = cat(&[path, b".tmp"]);
     let mut b = Buf::new();
     b.u(pid as u64);
-    state::write_new(tmp, b.as_slice(), 0o644)
+    state::write_new(tmp, b.leak(), 0o644)
         .and_then(|_| sys::rename(tmp, path))
         .ctx(cat(&[b"--pid-file ", path]))?;
     Ok(())
