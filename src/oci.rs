@@ -537,10 +537,10 @@ const DEVICE_NUMS: [&[u8]; 5] = [b"major", b"minor", b"fileMode", b"uid", b"gid"
 fn device<'a>(r: &mut Rd<'a>, d: At<'a>) -> Device {
     r.check(Some(d.j), d.path, b"", OBJ);
     let path = r.need_s(d, b"path");
+    // One byte, compared as a byte rather than as four slices.
     let kind = match r.need_s(d, b"type") {
-        b"c" | b"u" => b'c',
-        b"b" => b'b',
-        b"p" => b'p',
+        b"u" => b'c',
+        &[k @ (b'c' | b'b' | b'p')] => k,
         _ => {
             r.no(b"expected c, u, b or p");
             b'c'
