@@ -170,7 +170,7 @@ pub fn create(f: &Flags) -> Res<Created> {
     match r {
         Ok((pid, pty)) => Ok(Created { pid, root, pty }),
         Err(e) => {
-            teardown(root, id, ManuallyDrop::into_inner(st));
+            teardown(root, id, &st);
             Err(e)
         }
     }
@@ -178,9 +178,9 @@ pub fn create(f: &Flags) -> Res<Created> {
 
 /// Destroys the container as its state file has it, else as `st` does.
 #[inline(never)]
-fn teardown(root: S, id: S, st: State) {
-    let st = ManuallyDrop::new(state::load(root, id).unwrap_or(st));
-    container::destroy(root, id, &st);
+fn teardown(root: S, id: S, st: &State) {
+    let loaded = ManuallyDrop::new(state::load(root, id));
+    container::destroy(root, id, loaded.as_ref().unwrap_or(st));
 }
 
 fn spawn_init(
@@ -278,7 +278,7 @@ pub fn run_oci(args: &[S]) -> i32 {
         let cr = create(&f)?;
         let _ = sys::sigprocmask(sys::SIG_SETMASK, old);
         if let Err(e) = crate::applets::start::start(cr.root, f.id) {
-            teardown(cr.root, f.id, State::default());
+            teardown(cr.root, f.id, &State::default());
             return Err(e);
         }
         if f.detach {
@@ -296,7 +296,7 @@ pub fn run_oci(args: &[S]) -> i32 {
             sync: a,
         };
         let status = spawn::wait_foreground(&child, &sigfd);
-        teardown(cr.root, f.id, State::default());
+        teardown(cr.root, f.id, &State::default());
         Ok(sys::exit_code(status))
     })();
     match r {
