@@ -68,7 +68,7 @@ pub fn kill(root: &[u8], id: &[u8], sig: Option<i32>, all: bool) -> Res<()> {
     }
     if all {
         // Every recorded cgroup: one on v2, one per hierarchy on v1.
-        for d in st.all(b"cgroup") {
+        for &d in ManuallyDrop::new(st.all(b"cgroup")).iter() {
             let procs =
                 ManuallyDrop::new(rt::read_file(cat(&[d, b"/cgroup.procs"])).unwrap_or_default());
             for p in procs.split(|&c| c == b'\n') {
