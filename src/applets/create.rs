@@ -204,9 +204,9 @@ fn spawn_init(
         // conformance suite; createRuntime runs during create.
         let pre = ManuallyDrop::new(container::state_json(id, &s, b"created", Some(b)));
         hooks::run(&b.hooks[oci::PRESTART], &pre, b"prestart")?;
-        let js = container::state_json(id, &s, b"creating", Some(b));
+        let js = ManuallyDrop::new(container::state_json(id, &s, b"creating", Some(b)));
         hooks::run(&b.hooks[oci::CREATE_RUNTIME], &js, b"createRuntime")?;
-        Ok(js)
+        Ok(ManuallyDrop::into_inner(js))
     };
     let opts = spawn::Opts {
         die_with_parent: false,
