@@ -205,40 +205,39 @@ impl Container {
     }
 
     /// The mounts and devices of `runc spec` and Docker: what every
-    /// container gets from the simple CLI.
+    /// container gets from the simple CLI. A table, not seven literal
+    /// Mounts: their field stores cost more than a loop over text.
     pub fn add_default_mounts(&mut self) {
-        let m = |dest: S, kind: S, flags: u64, data: S| Mount {
-            dest,
-            kind,
-            source: kind,
-            flags,
-            data,
-        };
-        let nse = MS_NOSUID | MS_NOEXEC | MS_NODEV;
-        self.mounts.extend_from_slice(&[
-            m(b"/proc", b"proc", nse, b""),
-            m(
-                b"/dev",
-                b"tmpfs",
-                MS_NOSUID | MS_STRICTATIME,
-                b"mode=755,size=65536k",
-            ),
-            m(
-                b"/dev/pts",
-                b"devpts",
-                MS_NOSUID | MS_NOEXEC,
-                b"newinstance,ptmxmode=0666,mode=0620,gid=5",
-            ),
-            m(b"/dev/shm", b"tmpfs", nse, b"mode=1777,size=65536k"),
-            m(b"/dev/mqueue", b"mqueue", nse, b""),
-            m(b"/sys", b"sysfs", nse | MS_RDONLY, b""),
-            m(
-                b"/sys/fs/cgroup",
-                b"cgroup2",
-                nse | MS_RELATIME | MS_RDONLY,
-                b"",
-            ),
-        ]);
+        const NSE: u32 = (MS_NOSUID | MS_NOEXEC | MS_NODEV) as u32;
+        const FLAGS: [u32; 7] = [
+            NSE,
+            (MS_NOSUID | MS_STRICTATIME) as u32,
+            (MS_NOSUID | MS_NOEXEC) as u32,
+            NSE,
+            NSE,
+            NSE | MS_RDONLY as u32,
+            NSE | (MS_RELATIME | MS_RDONLY) as u32,
+        ];
+        // "DEST TYPE DATA" lines; the source is the type.
+        const TABLE: &[u8] = b"/proc proc \n\
+            /dev tmpfs mode=755,size=65536k\n\
+            /dev/pts devpts newinstance,ptmxmode=0666,mode=0620,gid=5\n\
+            /dev/shm tmpfs mode=1777,size=65536k\n\
+            /dev/mqueue mqueue \n\
+            /sys sysfs \n\
+            /sys/fs/cgroup cgroup2 ";
+        for (line, &flags) in crate::rt::split(TABLE, b'\n').zip(FLAGS.iter()) {
+            let mut f = crate::rt::split(line, b' ');
+            let dest = f.next().unwrap_or_default();
+            let kind = f.next().unwrap_or_default();
+            self.mounts.push(Mount {
+                dest,
+                kind,
+                source: kind,
+                flags: flags as u64,
+                data: f.next().unwrap_or_default(),
+            });
+        }
     }
 
     /// Docker's masked and read-only paths.
@@ -298,3 +297,52 @@ pub const READONLY: [&[u8]; 5] = [
     b"/proc/sys",
     b"/proc/sysrq-trigger",
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn default_mounts() {
+        let mut c = super::Container::new(b"", b"");
+        c.add_default_mounts();
+        let got: alloc::vec::Vec<_> = c
+            .mounts
+            .iter()
+            .map(|m| (m.dest, m.kind, m.source, m.flags, m.data))
+            .collect();
+        let nse = 14;
+        let want: [(&[u8], &[u8], &[u8], u64, &[u8]); 7] = [
+            (b"/proc", b"proc", b"proc", nse, b""),
+            (
+                b"/dev",
+                b"tmpfs",
+                b"tmpfs",
+                2 | 1 << 24,
+                b"mode=755,size=65536k",
+            ),
+            (
+                b"/dev/pts",
+                b"devpts",
+                b"devpts",
+                2 | 8,
+                b"newinstance,ptmxmode=0666,mode=0620,gid=5",
+            ),
+            (
+                b"/dev/shm",
+                b"tmpfs",
+                b"tmpfs",
+                nse,
+                b"mode=1777,size=65536k",
+            ),
+            (b"/dev/mqueue", b"mqueue", b"mqueue", nse, b""),
+            (b"/sys", b"sysfs", b"sysfs", nse | 1, b""),
+            (
+                b"/sys/fs/cgroup",
+                b"cgroup2",
+                b"cgroup2",
+                nse | 1 | 1 << 21,
+                b"",
+            ),
+        ];
+        assert_eq!(got, want);
+    }
+}
