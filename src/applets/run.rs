@@ -417,23 +417,21 @@ fn device(v: S) -> Res<(Device, u8)> {
     if perms.first() == Some(&b'/') {
         (path, perms) = colon(perms);
     }
-    let st = sys::stat(host).ctx(cat(&[b"--device ", host]));
-    let kind = match st.as_ref().map(|st| st.st_mode & sys::S_IFMT) {
-        Ok(sys::S_IFCHR) => b'c',
-        Ok(sys::S_IFBLK) => b'b',
+    let st = sys::stat(host).ctx(cat(&[b"--device ", host]))?;
+    let kind = match st.st_mode & sys::S_IFMT {
+        sys::S_IFCHR => b'c',
+        sys::S_IFBLK => b'b',
         _ => 0,
     };
     // The node goes in the container's /dev tmpfs, never into the rootfs.
     let in_dev = path.starts_with(b"/dev/") && !rt::split(path, b'/').any(|p| p == b"..");
     if !in_dev || !perms.iter().all(|ch| b"rwm".contains(ch)) || kind == 0 {
-        st?;
         return Err(bad(
             b"--device",
             v,
             b"use /dev/NODE[:/dev/PATH][:rwm], NODE a device",
         ));
     }
-    let st = st?;
     let (major, minor) = rootfs::dev_numbers(st.st_rdev as u64);
     Ok((
         Device {
