@@ -87,11 +87,8 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
     let mut rootfs: Option<S> = None;
     let mut name: Option<S> = None;
     let mut user: Option<S> = None;
-    let mut extra_env: alloc::vec::Vec<S> = alloc::vec::Vec::new();
     let mut memory_swap: Option<S> = None;
     let (mut cap_add, mut cap_drop, mut privileged) = (0u64, 0u64, false);
-    // -v and --device values, taken up once the defaults are in place.
-    let (mut volumes, mut devices) = (alloc::vec::Vec::new(), alloc::vec::Vec::new());
     let mut o = Opts::new(args);
     while let Some((i, flag, v)) = o.flag(FLAGS, HELP)? {
         let why: &[u8] = match i {
@@ -109,10 +106,6 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
             }
             3 => {
                 c.hostname = Some(v);
-                b""
-            }
-            4 => {
-                extra_env.push(v);
                 b""
             }
             5 | 25 => {
@@ -234,14 +227,8 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
                 }
                 None => b"must be host or none",
             },
-            26 => {
-                volumes.push(v);
-                b""
-            }
-            27 => {
-                devices.push(v);
-                b""
-            }
+            // -e, -v and --device are taken up by a second pass below,
+            // once the defaults are in place: no vectors to keep them in.
             _ => b"",
         };
         if !why.is_empty() {
@@ -324,16 +311,21 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
     if c.tty {
         c.env.push(b"TERM=xterm");
     }
-    for e in extra_env {
-        if e.contains(&b'=') {
-            c.set_env(e);
-        } else if let Some(v) = rt::getenv(e) {
-            c.set_env(cat(&[e, b"=", v]));
-        }
-    }
     c.add_default_mounts();
     // After the defaults, so that a volume may sit on /dev or /sys.
-    for v in volumes {
+    let mut o = Opts::new(args);
+    while let Ok(Some((i, _, v))) = o.flag(FLAGS, HELP) {
+        if i == 4 {
+            if v.contains(&b'=') {
+                c.set_env(v);
+            } else if let Some(val) = rt::getenv(v) {
+                c.set_env(cat(&[v, b"=", val]));
+            }
+            continue;
+        }
+        if i != 26 {
+            continue;
+        }
         let m = volume(v)?;
         // A read-only image is the shared unpacked copy: no mount point
         // may be made in it.
@@ -368,7 +360,11 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
         c.seccomp = crate::seccomp::for_run(f.seccomp, c.caps.bounding)?;
         crate::oci::docker_devices(&mut c);
     }
-    for v in devices {
+    let mut o = Opts::new(args);
+    while let Ok(Some((i, _, v))) = o.flag(FLAGS, HELP) {
+        if i != 27 {
+            continue;
+        }
         let (d, access) = device(v)?;
         if !c.resources.devices.is_empty() {
             c.resources.devices.push(DevRule {
@@ -651,6 +647,30 @@ mod tests {
         v.extend_from_slice(args);
         v.push(b"true");
         parse(v.leak()).ok().and_then(|(c, _)| c.resources.swap)
+    }
+
+    #[test]
+    fn env_in_order() {
+        let args: &[&[u8]] = &[
+            b"--rootfs",
+            b"/",
+            b"-e",
+            b"A=1",
+            b"-te",
+            b"C=3",
+            b"-e",
+            b"A=2",
+            b"true",
+        ];
+        let (c, _) = parse(args.to_vec().leak()).ok().unwrap();
+        let want: [&[u8]; 5] = [
+            crate::spec::DEFAULT_PATH,
+            b"HOME=/root",
+            b"TERM=xterm",
+            b"A=2",
+            b"C=3",
+        ];
+        assert_eq!(c.env, want);
     }
 
     #[test]
