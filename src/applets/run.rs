@@ -71,19 +71,23 @@ fn bad(flag: &[u8], val: &[u8], why: &[u8]) -> Error {
 
 /// Parses the command line into a container description.
 pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
-    let mut c = Container::new(b"", b"");
-    let mut f = RunFlags {
-        cgroup_root: None,
-        init: false,
-        detach: false,
-        remove: false,
-        restart: Restart::No,
-        log_size: None,
-        state_root: None,
-        image: None,
-        data_root: None,
-        seccomp: None,
-    };
+    // Built in place and returned whole: one copy, not one per field.
+    let mut out = (
+        Container::new(b"", b""),
+        RunFlags {
+            cgroup_root: None,
+            init: false,
+            detach: false,
+            remove: false,
+            restart: Restart::No,
+            log_size: None,
+            state_root: None,
+            image: None,
+            data_root: None,
+            seccomp: None,
+        },
+    );
+    let (c, f) = &mut out;
     let mut rootfs: Option<S> = None;
     let mut name: Option<S> = None;
     let mut user: Option<S> = None;
@@ -303,7 +307,7 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
             .unwrap_or(b""),
     };
     if let Some(u) = user.filter(|_| !c.rootfs.is_empty()) {
-        set_user(&mut c, u)?;
+        set_user(c, u)?;
     }
     c.env.push(crate::spec::DEFAULT_PATH);
     c.env
@@ -358,7 +362,7 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
         c.caps = caps::Caps::docker(want & held);
         c.add_default_protection();
         c.seccomp = crate::seccomp::for_run(f.seccomp, c.caps.bounding)?;
-        crate::oci::docker_devices(&mut c);
+        crate::oci::docker_devices(c);
     }
     let mut o = Opts::new(args);
     while let Ok(Some((i, _, v))) = o.flag(FLAGS, HELP) {
@@ -377,7 +381,7 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
         }
         c.devices.push(d);
     }
-    Ok((c, f))
+    Ok(out)
 }
 
 /// Splits at the first ':' (the rest is empty where there is none).
