@@ -218,24 +218,25 @@ impl Container {
             NSE | MS_RDONLY as u32,
             NSE | (MS_RELATIME | MS_RDONLY) as u32,
         ];
-        // "DEST TYPE DATA" lines; the source is the type.
-        const TABLE: &[u8] = b"/proc proc \n\
-            /dev tmpfs mode=755,size=65536k\n\
-            /dev/pts devpts newinstance,ptmxmode=0666,mode=0620,gid=5\n\
-            /dev/shm tmpfs mode=1777,size=65536k\n\
-            /dev/mqueue mqueue \n\
-            /sys sysfs \n\
+        // "DEST TYPE DATA " per mount (an empty DATA leaves two spaces);
+        // the source is the type. One split, no nested iterators.
+        const TABLE: &[u8] = b"/proc proc  \
+            /dev tmpfs mode=755,size=65536k \
+            /dev/pts devpts newinstance,ptmxmode=0666,mode=0620,gid=5 \
+            /dev/shm tmpfs mode=1777,size=65536k \
+            /dev/mqueue mqueue  \
+            /sys sysfs  \
             /sys/fs/cgroup cgroup2 ";
-        for (line, &flags) in crate::rt::split(TABLE, b'\n').zip(FLAGS.iter()) {
-            let mut f = crate::rt::split(line, b' ');
-            let dest = f.next().unwrap_or_default();
-            let kind = f.next().unwrap_or_default();
+        let mut w = crate::rt::split(TABLE, b' ');
+        for &flags in FLAGS.iter() {
+            let dest = w.next().unwrap_or_default();
+            let kind = w.next().unwrap_or_default();
             self.mounts.push(Mount {
                 dest,
                 kind,
                 source: kind,
                 flags: flags as u64,
-                data: f.next().unwrap_or_default(),
+                data: w.next().unwrap_or_default(),
             });
         }
     }
