@@ -550,17 +550,19 @@ fn mib(b: &mut Buf, n: u64) {
 
 fn run(args: &[S]) -> Res<i32> {
     spawn::is_root()?;
-    let (mut c, mut flags) = parse(args)?;
-    if let Some(img) = flags.image
-        && c.rootfs.is_empty()
+    // Used in place through references: no copy out of the tuple.
+    let mut parsed = parse(args)?;
+    if let Some(img) = parsed.1.image
+        && parsed.0.rootfs.is_empty()
     {
         // First use: unpack, then parse again for -u names.
-        crate::image::resolve(crate::image::data_root(flags.data_root), img)?;
-        (c, flags) = parse(args)?;
+        crate::image::resolve(crate::image::data_root(parsed.1.data_root), img)?;
+        parsed = parse(args)?;
     }
+    let (c, flags) = &mut parsed;
     check_rootfs(c.rootfs)?;
     if flags.detach {
-        return supervise::detach(args, &c, &flags);
+        return supervise::detach(args, c, flags);
     }
     let img = match flags.image {
         Some(i) => Some(crate::image::prepare(
@@ -572,22 +574,22 @@ fn run(args: &[S]) -> Res<i32> {
         None => None,
     };
     if let Some(p) = &img {
-        p.apply(&mut c);
+        p.apply(c);
     }
-    let r = run_foreground(c, &flags);
+    let r = run_foreground(c, flags);
     if let Some(p) = &img {
         crate::image::release(p)?;
     }
     r
 }
 
-fn run_foreground(mut c: Container, flags: &RunFlags) -> Res<i32> {
-    cgroup_for(&mut c, flags.cgroup_root);
+fn run_foreground(c: &mut Container, flags: &RunFlags) -> Res<i32> {
+    cgroup_for(c, flags.cgroup_root);
     let cg = match c.cgroup_path {
         Some(p) => Some(cgroup::create(p, &c.resources)?),
         None => None,
     };
-    let status = foreground(&c, cg.as_ref(), flags.init, false);
+    let status = foreground(c, cg.as_ref(), flags.init, false);
     // The cgroup goes whether or not the container ran.
     if let Some(g) = &cg {
         if let Ok(s) = status
