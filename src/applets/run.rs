@@ -500,8 +500,9 @@ pub fn set_user(c: &mut Container, u: S) -> Res<()> {
 #[inline(never)]
 fn id_entry(root: S, file: &[u8], key: &[u8], passwd: bool) -> Option<(Option<u64>, Option<u64>)> {
     let data = rt::read_file(rootfs::resolve_in_root(root, file)).ok()?;
-    data.split(|&ch| ch == b'\n').find_map(|line| {
-        let mut f = line.split(|&ch| ch == b':');
+    // rt::split: its Split::next is shared, not one more copy.
+    rt::split(&data, b'\n').find_map(|line| {
+        let mut f = rt::split(line, b':');
         let (name, _, id, gid) = (f.next()?, f.next()?, f.next()?, f.next());
         let hit = if passwd {
             gid.is_some() && (name == key || id == key)
