@@ -268,7 +268,9 @@ test_logs_follow() {
         sh -c 'echo one; sleep 3; echo two' > /dev/null || return 1
     "$TB" logs -f $a > "$scratch/follow" &
     lp=$!
-    sleep 0.5
+    # Measured from its second turn on: the first touches what every turn does.
+    wait_for 50 grep -q one "$scratch/follow"
+    sleep 0.3
     rss0=$(awk '/^VmRSS/ {print $2}' /proc/$lp/status)
     sleep 2.3
     rss1=$(awk '/^VmRSS/ {print $2}' /proc/$lp/status)
