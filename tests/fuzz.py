@@ -15,6 +15,10 @@ CG = os.environ.get("CGROUP_ROOT") or subprocess.run(
     ["sh", os.path.join(HERE, "cgroup-root")], capture_output=True, text=True).stdout.strip()
 os.makedirs(CG, exist_ok=True)
 scratch = tempfile.mkdtemp(prefix="thinbox-fuzz.")
+# A copy: accepted mounts make their mount points in the rootfs, which the
+# other suites share.
+shutil.copytree(sys.argv[2], os.path.join(scratch, "rootfs"), symlinks=True)
+ROOTFS = os.path.join(scratch, "rootfs")
 STATE = os.path.join(scratch, "state")
 os.environ["THINBOX_STATE"] = STATE
 failures = []
@@ -138,7 +142,10 @@ try:
     fuzz_run()
     failures += [f"left behind: {x}" for x in leftovers(before)]
 finally:
-    shutil.rmtree(scratch, ignore_errors=True)
+    # Never delete through a mount left behind (it is reported above).
+    with open("/proc/self/mountinfo") as f:
+        if not any(scratch in l for l in f):
+            shutil.rmtree(scratch, ignore_errors=True)
 for f in failures[:20]:
     print("not ok -", f)
 print(f"fuzz: {2 * ROUNDS} inputs, {started} accepted, {len(failures)} failed")
