@@ -519,6 +519,32 @@ mod tests {
     }
 
     #[test]
+    fn device_prog_golden() {
+        use crate::spec::DevRule;
+        let mut rules = Vec::new();
+        for (i, kind) in b"acb".iter().enumerate() {
+            for (major, minor) in [(-1, -1), (1, -1), (-1, 5), (136, 3)] {
+                rules.push(DevRule {
+                    allow: (i as i64 + major) % 2 == 0,
+                    kind: *kind,
+                    major,
+                    minor,
+                    access: (major as u8).wrapping_add(i as u8) & 7 | 1,
+                });
+            }
+        }
+        let mut h = crate::sha256::Sha256::new();
+        for i in device_prog(&rules) {
+            h.update(&i.to_le_bytes());
+        }
+        // The program as first written: rewrites must load the same one.
+        assert_eq!(
+            &crate::sha256::hex(&h.finish())[..],
+            b"1e8a986869ba4546488ce0d8c760617727f3dc1cf61f7e94f9ab3bd05bc5a9d3"
+        );
+    }
+
+    #[test]
     fn words() {
         assert!(has_word(b"cpuset cpu io memory pids\n", b"memory"));
         assert!(!has_word(b"cpuset cpu io\n", b"memory"));
@@ -527,61 +553,79 @@ mod tests {
 }
 
 /// eBPF instruction: opcode, dst, src, offset, immediate.
-fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
+const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
     code as u64
         | ((dst | src << 4) as u64) << 8
         | (off as u16 as u64) << 16
         | (imm as u32 as u64) << 32
 }
 
+const MOVK: u8 = 0xb7;
+const ANDK: u8 = 0x57;
+const JNEK: u8 = 0x55;
+const EXIT: u64 = insn(0x95, 0, 0, 0, 0);
+/// Loads the request.
+const HEAD: [u64; 7] = [
+    insn(0x61, 2, 1, 0, 0), // access_type
+    insn(0xbf, 3, 2, 0, 0),
+    insn(ANDK, 3, 0, 0, 0xffff), // device type: block 1, char 2
+    insn(0xbf, 4, 2, 0, 0),
+    insn(0x77, 4, 0, 0, 16), // access: mknod 1, read 2, write 4
+    insn(0x61, 5, 1, 4, 0),  // major
+    insn(0x61, 6, 1, 8, 0),  // minor
+];
+/// A rule's opcodes and registers (immediates and jump offsets left out,
+/// 2 bytes a row rather than 8): tests of type, major and minor (each
+/// only where the rule names one), then of the access (a match needs
+/// every requested access in the rule), and the verdict.
+const RULE: [u16; 8] = [
+    insn(JNEK, 3, 0, 0, 0) as u16,
+    insn(JNEK, 5, 0, 0, 0) as u16,
+    insn(JNEK, 6, 0, 0, 0) as u16,
+    insn(0xbf, 7, 4, 0, 0) as u16,
+    insn(ANDK, 7, 0, 0, 0) as u16,
+    insn(JNEK, 7, 0, 0, 0) as u16,
+    insn(MOVK, 0, 0, 0, 0) as u16,
+    EXIT as u16,
+];
+
 /// A cgroup v2 device program: the last matching rule decides, and
 /// anything no rule matches is denied, as with the v1 devices controller.
 pub fn device_prog(rules: &[crate::spec::DevRule]) -> Vec<u64> {
-    const LDXW: u8 = 0x61;
-    const MOV: u8 = 0xbf;
-    const MOVK: u8 = 0xb7;
-    const ANDK: u8 = 0x57;
-    const RSHK: u8 = 0x77;
-    const JNEK: u8 = 0x55;
-    const EXIT: u8 = 0x95;
-    let mut p = alloc::vec![
-        insn(LDXW, 2, 1, 0, 0), // access_type
-        insn(MOV, 3, 2, 0, 0),
-        insn(ANDK, 3, 0, 0, 0xffff), // device type: block 1, char 2
-        insn(MOV, 4, 2, 0, 0),
-        insn(RSHK, 4, 0, 0, 16), // access: mknod 1, read 2, write 4
-        insn(LDXW, 5, 1, 4, 0),  // major
-        insn(LDXW, 6, 1, 8, 0),  // minor
-    ];
+    let mut p = Vec::new();
+    for &i in HEAD.iter() {
+        p.push(i);
+    }
     for d in rules.iter().rev() {
-        // Tests of type (block 1, char 2), major and minor, where the rule
-        // names one; a failed test skips to the next rule.
-        let tests = [
-            (
-                matches!(d.kind, b'b' | b'c'),
-                3,
-                1 + (d.kind == b'c') as i32,
-            ),
-            (d.major >= 0, 5, d.major as i32),
-            (d.minor >= 0, 6, d.minor as i32),
+        // RULE's immediates; a negative one drops its test.
+        let kind = match d.kind {
+            b'b' => 1,
+            b'c' => 2,
+            _ => -1,
+        };
+        let imms = [
+            kind,
+            d.major,
+            d.minor,
+            0,
+            (!d.access & 7) as i64,
+            0,
+            d.allow as i64,
+            0,
         ];
-        // + access test (3) and the verdict (2) - 1
-        let mut skip = tests.iter().filter(|t| t.0).count() as i16 + 4;
-        for (on, reg, imm) in tests {
-            if on {
-                p.push(insn(JNEK, reg, 0, skip, imm));
-                skip -= 1;
+        let mut left = imms.iter().filter(|&&v| v >= 0).count() as u64;
+        for (&t, &v) in RULE.iter().zip(imms.iter()) {
+            if v >= 0 {
+                left -= 1;
+                // A failed test jumps past the rest of the rule.
+                let off = if t as u8 == JNEK { left << 16 } else { 0 };
+                p.push(t as u64 | off | (v as u32 as u64) << 32);
             }
         }
-        // Matches only if every requested access is in the rule.
-        p.push(insn(MOV, 7, 4, 0, 0));
-        p.push(insn(ANDK, 7, 0, 0, !(d.access as i32) & 7));
-        p.push(insn(JNEK, 7, 0, 2, 0));
-        p.push(insn(MOVK, 0, 0, 0, d.allow as i32));
-        p.push(insn(EXIT, 0, 0, 0, 0));
     }
+    // Nothing matched: deny.
     p.push(insn(MOVK, 0, 0, 0, 0));
-    p.push(insn(EXIT, 0, 0, 0, 0));
+    p.push(EXIT);
     p
 }
 
