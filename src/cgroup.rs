@@ -33,9 +33,8 @@ fn file(dir: &[u8], name: &[u8]) -> S {
 
 /// Whether `list` (space separated, as in cgroup.controllers) has `word`.
 fn has_word(list: &[u8], word: &[u8]) -> bool {
-    rt::trim(list)
-        .split(|&c| c == b' ' || c == b'\n')
-        .any(|w| w == word)
+    // One line: trimmed, its words are split by single spaces.
+    rt::split(rt::trim(list), b' ').any(|w| w == word)
 }
 
 /// Whether the list in file `dir/name` (unreadable is empty) has `word`.
@@ -47,6 +46,11 @@ pub fn is_cgroup2(path: &[u8]) -> bool {
     sys::statfs_magic(path)
         .map(|m| m == CGROUP2_MAGIC)
         .unwrap_or(false)
+}
+
+/// The controller of a cgroup file: "memory" of "memory.max".
+pub fn ctrl_of(f: &[u8]) -> &[u8] {
+    rt::split(f, b'.').next().unwrap_or(f)
 }
 
 /// Controllers limits can need: the first five have fields in Resources.
@@ -64,10 +68,11 @@ pub fn needed(r: &Resources) -> impl Iterator<Item = &'static [u8]> + '_ {
     let mut seen = 0u32;
     (0..4)
         .filter(move |&i| fields[i])
-        .chain(r.files.iter().filter_map(|(f, _)| {
-            let ctrl = &f[..f.iter().position(|&c| c == b'.').unwrap_or(f.len())];
-            rt::pick(CTRLS, ctrl)
-        }))
+        .chain(
+            r.files
+                .iter()
+                .filter_map(|(f, _)| rt::pick(CTRLS, ctrl_of(f))),
+        )
         .filter(move |&i| {
             let new = seen & 1 << i == 0;
             seen |= 1 << i;
@@ -309,10 +314,10 @@ const V1: &[u8] =
 /// /proc/self/cgroup.
 fn own(ctrl: &[u8]) -> S {
     let data = rt::read_file(b"/proc/self/cgroup").unwrap_or_default();
-    for line in data.split(|&c| c == b'\n') {
+    for line in rt::split(&data, b'\n') {
         // "ID:CTRLS:PATH"; missing fields are empty.
         let (ctrls, path) = cut(cut(line, b':').1, b':');
-        if ctrls.split(|&c| c == b',').any(|c| c == ctrl) {
+        if rt::split(ctrls, b',').any(|c| c == ctrl) {
             return cat(&[if path == b"/" { b"" } else { path }]);
         }
     }
@@ -372,8 +377,7 @@ pub fn create_oci(spec: Option<S>, id: &[u8], r: &Resources) -> Res<Option<Cgrou
         }
         cg.path = cg.v1[0];
         for (f, v) in &r.v1 {
-            let ctrl = &f[..f.iter().position(|&c| c == b'.').unwrap_or(f.len())];
-            put(cg.v1_dir(ctrl)?, f, v)?;
+            put(cg.v1_dir(ctrl_of(f))?, f, v)?;
         }
         if !r.devices.is_empty() {
             let dir = cg.v1_dir(b"devices")?;
@@ -446,7 +450,7 @@ fn mkdir_v1(dir: &[u8], mount_len: usize, cpuset: bool) -> Res<()> {
 /// Reads a "key value" line from a flat-keyed file such as memory.events.
 pub fn read_key(path: &[u8], name: &[u8], key: &[u8]) -> Option<u64> {
     let data = rt::read_file(file(path, name)).ok()?;
-    for line in data.split(|&c| c == b'\n') {
+    for line in rt::split(&data, b'\n') {
         if line.len() > key.len() && line.starts_with(key) && line[key.len()] == b' ' {
             return rt::parse_u64(&line[key.len() + 1..]);
         }
@@ -482,7 +486,7 @@ fn remove_dir(path: &[u8]) {
                         continue;
                     }
                     if let Ok(procs) = rt::read_file(file(path, b"cgroup.procs")) {
-                        for p in procs.split(|&c| c == b'\n') {
+                        for p in rt::split(&procs, b'\n') {
                             if let Some(pid) = rt::parse_u64(p) {
                                 let _ = sys::kill(pid as i32, sys::SIGKILL);
                             }

@@ -183,8 +183,7 @@ pub fn write_resources(cg: &Cgroup, r: &crate::spec::Resources) -> Res<()> {
         return Err(Error::new(e, b""));
     }
     for (f, v) in &r.v1 {
-        let ctrl = f.split(|&c| c == b'.').next().unwrap_or(f);
-        if let Ok(d) = cg.v1_dir(ctrl) {
+        if let Ok(d) = cg.v1_dir(cgroup::ctrl_of(f)) {
             rt::write_file(cat(&[d, b"/", f]), v).ctx(cat(&[b"cgroup ", f, b" = ", v]))?;
         }
     }

@@ -21,10 +21,7 @@ pub fn parse_signal(s: &[u8]) -> Res<i32> {
         Some((p, n)) if !n.is_empty() && rt::eq_ignore_case(p, b"SIG") => n,
         _ => s,
     };
-    match SIGNALS
-        .split(|&c| c == b' ')
-        .position(|t| rt::eq_ignore_case(t, name))
-    {
+    match rt::split(SIGNALS, b' ').position(|t| rt::eq_ignore_case(t, name)) {
         Some(i) => Ok(i as i32 + 1),
         None => Err(Error::new(
             cat(&[b"signal ", s]),
@@ -71,7 +68,7 @@ pub fn kill(root: &[u8], id: &[u8], sig: Option<i32>, all: bool) -> Res<()> {
         for &d in ManuallyDrop::new(st.all(b"cgroup")).iter() {
             let procs =
                 ManuallyDrop::new(rt::read_file(cat(&[d, b"/cgroup.procs"])).unwrap_or_default());
-            for p in procs.split(|&c| c == b'\n') {
+            for p in rt::split(&procs, b'\n') {
                 if let Some(pid) = rt::parse_u64(p) {
                     let _ = sys::kill(pid as i32, sig);
                 }
