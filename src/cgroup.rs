@@ -472,6 +472,16 @@ impl Cgroup {
     }
 }
 
+/// Sends `sig` to every process listed in `dir`'s cgroup.procs.
+pub fn kill_procs(dir: &[u8], sig: i32) {
+    let procs = rt::read_file(file(dir, b"cgroup.procs")).unwrap_or_default();
+    for p in rt::split(&procs, b'\n') {
+        if let Some(pid) = rt::parse_u64(p) {
+            let _ = sys::kill(pid as i32, sig);
+        }
+    }
+}
+
 fn remove_dir(path: &[u8]) {
     {
         for i in 0..200 {
@@ -485,13 +495,7 @@ fn remove_dir(path: &[u8]) {
                         let _ = rt::write_file(file(path, b"cgroup.kill"), b"1");
                         continue;
                     }
-                    if let Ok(procs) = rt::read_file(file(path, b"cgroup.procs")) {
-                        for p in rt::split(&procs, b'\n') {
-                            if let Some(pid) = rt::parse_u64(p) {
-                                let _ = sys::kill(pid as i32, sys::SIGKILL);
-                            }
-                        }
-                    }
+                    kill_procs(path, sys::SIGKILL);
                     sys::sleep_ms(1);
                 }
                 Err(_) => return,

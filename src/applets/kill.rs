@@ -66,13 +66,7 @@ pub fn kill(root: &[u8], id: &[u8], sig: Option<i32>, all: bool) -> Res<()> {
     if all {
         // Every recorded cgroup: one on v2, one per hierarchy on v1.
         for &d in ManuallyDrop::new(st.all(b"cgroup")).iter() {
-            let procs =
-                ManuallyDrop::new(rt::read_file(cat(&[d, b"/cgroup.procs"])).unwrap_or_default());
-            for p in rt::split(&procs, b'\n') {
-                if let Some(pid) = rt::parse_u64(p) {
-                    let _ = sys::kill(pid as i32, sig);
-                }
-            }
+            crate::cgroup::kill_procs(d, sig);
         }
     }
     let pid = st.num(b"pid").unwrap_or(0) as i32;
