@@ -56,9 +56,9 @@ pub fn ctrl_of(f: &[u8]) -> &[u8] {
 /// Controllers limits can need: the first five have fields in Resources.
 const CTRLS: &[u8] = b"memory cpu cpuset pids io hugetlb rdma misc";
 
-/// The controllers the requested limits need, each once: those of the
-/// fields in CTRLS order, then those of `files` as they come.
-pub fn needed(r: &Resources) -> impl Iterator<Item = &'static [u8]> + '_ {
+/// Calls `f` with each controller the requested limits need, once: those
+/// of the fields in CTRLS order, then those of `files` as they come.
+pub fn needed(r: &Resources, f: &mut dyn FnMut(S) -> Res<()>) -> Res<()> {
     let fields = [
         r.memory.is_some() || r.memory_low.is_some() || r.swap.is_some(),
         r.cpu_quota.is_some() || r.cpu_period.is_some() || r.cpu_weight.is_some(),
@@ -66,19 +66,20 @@ pub fn needed(r: &Resources) -> impl Iterator<Item = &'static [u8]> + '_ {
         r.pids.is_some(),
     ];
     let mut seen = 0u32;
-    (0..4)
-        .filter(move |&i| fields[i])
-        .chain(
-            r.files
-                .iter()
-                .filter_map(|(f, _)| rt::pick(CTRLS, ctrl_of(f))),
-        )
-        .filter(move |&i| {
-            let new = seen & 1 << i == 0;
+    // The fields' controllers, then the files': one loop, one call.
+    for k in 0..4 + r.files.len() {
+        let i = match r.files.get(k.wrapping_sub(4)) {
+            Some((file, _)) => rt::pick(CTRLS, ctrl_of(file)),
+            None => fields[k].then_some(k),
+        };
+        if let Some(i) = i
+            && seen & 1 << i == 0
+        {
             seen |= 1 << i;
-            new
-        })
-        .filter_map(|i| rt::split(CTRLS, b' ').nth(i))
+            f(rt::split(CTRLS, b' ').nth(i).unwrap_or(b""))?;
+        }
+    }
+    Ok(())
 }
 
 /// Makes `ctrl` available to children of `dir`, enabling it upwards as
@@ -159,9 +160,7 @@ pub fn create(path: S, r: &Resources) -> Res<Cgroup> {
     .map_err(|e| mkdir_err(root, e))?;
     let result = (|| {
         let mroot = mount_root(root);
-        for ctrl in needed(r) {
-            enable(root, ctrl, mroot)?;
-        }
+        needed(r, &mut |ctrl| enable(root, ctrl, mroot))?;
         // An empty leftover (its thinbox was SIGKILLed) is taken over; a
         // live container's cgroup is never empty, so rmdir fails there.
         let made = match sys::mkdir(path, 0o755) {
@@ -517,13 +516,23 @@ mod tests {
     #[test]
     fn controllers_needed() {
         let mut r = Resources::default();
-        let needed = |r: &Resources| needed(r).collect::<Vec<_>>();
+        let needed = |r: &Resources| {
+            let mut v = Vec::new();
+            let _ = needed(r, &mut |c| {
+                v.push(c);
+                Ok(())
+            });
+            v
+        };
         assert!(needed(&r).is_empty());
         r.memory = Some(1 << 20);
         r.pids = Some(8);
         assert_eq!(needed(&r), [&b"memory"[..], b"pids"]);
         r.files.push((b"hugetlb.2MB.max", b"0"));
         assert_eq!(needed(&r).last().copied(), Some(&b"hugetlb"[..]));
+        r.files.push((b"memory.high", b"1"));
+        r.files.push((b"cgroup.x", b"1"));
+        assert_eq!(needed(&r), [&b"memory"[..], b"pids", b"hugetlb"]);
     }
 
     #[test]
