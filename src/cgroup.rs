@@ -70,7 +70,7 @@ pub fn needed(r: &Resources, f: &mut dyn FnMut(S) -> Res<()>) -> Res<()> {
     for k in 0..4 + r.files.len() {
         let i = match r.files.get(k.wrapping_sub(4)) {
             Some((file, _)) => rt::pick(CTRLS, ctrl_of(file)),
-            None => fields[k].then_some(k),
+            None => (fields.get(k) == Some(&true)).then_some(k),
         };
         if let Some(i) = i
             && seen & 1 << i == 0
@@ -205,9 +205,15 @@ fn num_or_max(b: &mut Buf, v: i64) {
 }
 
 fn put(dir: &[u8], name: &[u8], val: &[u8]) -> Res<()> {
+    put_as(dir, name, val, true)
+}
+
+/// Writes `val` to file `name` in `dir`; errors say "cgroup NAME = VAL",
+/// and with `hint` a missing file is blamed on the kernel.
+pub fn put_as(dir: &[u8], name: &[u8], val: &[u8], hint: bool) -> Res<()> {
     rt::write_file(file(dir, name), val).map_err(|e| {
         let what = cat(&[b"cgroup ", name, b" = ", val]);
-        if e == sys::ENOENT {
+        if e == sys::ENOENT && hint {
             Error::new(what, b"this kernel does not offer that file")
         } else {
             Error::sys(what, e)

@@ -5,7 +5,7 @@
 use crate::cgroup::{self, Cgroup};
 use crate::json;
 use crate::oci::{self, Bundle};
-use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
+use crate::rt::{self, Buf, Error, Res, S, cat};
 use crate::state::{self, State};
 use crate::sys;
 use alloc::vec::Vec;
@@ -184,7 +184,7 @@ pub fn write_resources(cg: &Cgroup, r: &crate::spec::Resources) -> Res<()> {
     }
     for (f, v) in &r.v1 {
         if let Ok(d) = cg.v1_dir(cgroup::ctrl_of(f)) {
-            rt::write_file(cat(&[d, b"/", f]), v).ctx(cat(&[b"cgroup ", f, b" = ", v]))?;
+            cgroup::put_as(d, f, v, false)?;
         }
     }
     Ok(())
