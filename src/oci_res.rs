@@ -281,8 +281,8 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
             };
             let major = r.int(e, b"major").unwrap_or(-1);
             let minor = r.int(e, b"minor").unwrap_or(-1);
-            let access = r.str(e, b"access").unwrap_or(b"rwm");
-            if access.is_empty() || !access.iter().all(|ch| b"rwm".contains(ch)) {
+            let access = access_bits(r.str(e, b"access").unwrap_or(b"rwm"));
+            if access == 0 {
                 r.fail(join(l.path, b"access"), b"expected letters of rwm");
             }
             c.devices.push(crate::spec::DevRule {
@@ -290,7 +290,7 @@ pub fn resources<'a>(r: &mut Rd<'a>, c: &mut Resources, j: &'a Json) {
                 kind,
                 major,
                 minor,
-                access: access_bits(access),
+                access,
             });
         }
     }
@@ -358,12 +358,17 @@ fn majmin<'a>(r: &mut Rd<'a>, e: At<'a>) -> S {
     cat(&[ma, b":", num(r.need_n(e, b"minor", INT))])
 }
 
+/// "rwm" letters as BPF_DEVCG_ACC_* bits; 0 for none, or for another
+/// letter among them.
 pub fn access_bits(a: &[u8]) -> u8 {
-    a.iter().fold(0, |m, &ch| {
-        m | match ch {
+    let mut m = 0;
+    for &ch in a {
+        m |= match ch {
             b'r' => 2,
             b'w' => 4,
-            _ => 1,
-        }
-    })
+            b'm' => 1,
+            _ => return 0,
+        };
+    }
+    m
 }
