@@ -280,15 +280,10 @@ impl Cgroup {
     pub fn place(&self, pid: i32) -> Res<()> {
         let mut b = Buf::new();
         b.u(pid as u64);
-        self.each().iter().try_for_each(|d| {
+        self.dirs().iter().try_for_each(|d| {
             rt::write_file(file(d, b"cgroup.procs"), b.as_slice())
                 .ctx(cat(&[b"joining cgroup ", d]))
         })
-    }
-
-    /// Every directory: the v2 one, or one per v1 hierarchy.
-    pub fn dirs(&self) -> Vec<S> {
-        self.each().to_vec()
     }
 
     /// The directory in v1 hierarchy `ctrl`.
@@ -301,8 +296,9 @@ impl Cgroup {
             .ok_or_else(|| missing(ctrl, b"/sys/fs/cgroup"))
     }
 
-    /// `dirs` without a copy.
-    fn each(&self) -> &[S] {
+    /// Every directory: the v2 one, or one per v1 hierarchy.
+    #[inline(never)]
+    pub fn dirs(&self) -> &[S] {
         if self.v1.is_empty() {
             core::slice::from_ref(&self.path)
         } else {
@@ -441,7 +437,7 @@ fn mkdir_v1(dir: &[u8], mount_len: usize, cpuset: bool) -> Res<()> {
         Err(e) => return Err(mkdir_err(dir, e)),
     }
     if cpuset {
-        for f in [&b"cpuset.cpus"[..], b"cpuset.mems"] {
+        for f in rt::split(b"cpuset.cpus cpuset.mems", b' ') {
             let mine = rt::read_file(file(dir, f)).unwrap_or_default();
             if rt::trim(&mine).is_empty() {
                 let up = rt::read_file(file(parent(dir), f)).unwrap_or_default();
@@ -471,7 +467,7 @@ impl Cgroup {
 
     /// Kills whatever is left and removes the directories.
     pub fn remove(&self) {
-        for d in self.each() {
+        for d in self.dirs() {
             remove_dir(d);
         }
     }
