@@ -184,14 +184,13 @@ fn make_devices(root: &[u8], c: &Container) -> Res<()> {
             d.gid,
         )?;
     }
-    let links: [(&[u8], &[u8]); 5] = [
-        (b"/proc/self/fd", b"fd"),
-        (b"/proc/self/fd/0", b"stdin"),
-        (b"/proc/self/fd/1", b"stdout"),
-        (b"/proc/self/fd/2", b"stderr"),
-        (b"pts/ptmx", b"ptmx"),
-    ];
-    for (target, name) in links {
+    // NAME TARGET pairs: one string, not a table of slices built on the
+    // stack.
+    let mut links = crate::rt::split(
+        b"fd /proc/self/fd stdin /proc/self/fd/0 stdout /proc/self/fd/1 stderr /proc/self/fd/2 ptmx pts/ptmx",
+        b' ',
+    );
+    while let (Some(name), Some(target)) = (links.next(), links.next()) {
         b.0.truncate(dev);
         match sys::symlinkat(target, sys::AT_FDCWD, b.s(name).as_slice()) {
             Ok(_) | Err(sys::EEXIST) => {}
