@@ -441,15 +441,14 @@ fn open_pty(sock: i32, o: &Opts) -> Res<()> {
 
 /// Builds a NULL-terminated pointer array over NUL-terminated copies.
 pub fn cvec(items: &[S]) -> Vec<*const u8> {
-    let mut v: Vec<*const u8> = items
-        .iter()
-        .map(|s| {
-            let mut b: Vec<u8> = Vec::with_capacity(s.len() + 1);
-            b.extend_from_slice(s);
-            b.push(0);
-            b.leak().as_ptr()
-        })
-        .collect();
+    // A plain loop: an iterator chain with collect was 80 B more.
+    let mut v: Vec<*const u8> = Vec::with_capacity(items.len() + 1);
+    for s in items {
+        let mut b: Vec<u8> = Vec::with_capacity(s.len() + 1);
+        b.extend_from_slice(s);
+        b.push(0);
+        v.push(b.leak().as_ptr());
+    }
     v.push(core::ptr::null());
     v
 }
