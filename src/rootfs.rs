@@ -121,10 +121,13 @@ fn mount_at(target: &[u8], m: &Mount) -> sys::R<()> {
         let flags = m.flags & !spec::MS_PROPAGATION;
         // OCI "cgroup": the host's kind; on a v1 host an empty tmpfs, as
         // the hierarchies are not namespaced the same way.
-        let (kind, data) = match m.kind {
-            b"cgroup" if crate::cgroup::is_cgroup2(b"/sys/fs/cgroup") => (&b"cgroup2"[..], None),
-            b"cgroup" => (&b"tmpfs"[..], Some(&b"size=0,mode=755"[..])),
-            k => (k, data),
+        // (One compare: a match on byte strings repeats it per arm.)
+        let (kind, data): (&[u8], _) = if m.kind != b"cgroup" {
+            (m.kind, data)
+        } else if crate::cgroup::is_cgroup2(b"/sys/fs/cgroup") {
+            (b"cgroup2", None)
+        } else {
+            (b"tmpfs", Some(&b"size=0,mode=755"[..]))
         };
         match sys::mount(Some(m.source), target, Some(kind), flags, data) {
             // sysfs needs a network namespace of our own; with the host
