@@ -588,7 +588,10 @@ pub fn cgroup_path(root: &[u8], id: &[u8]) -> S {
 
 pub fn is_root() -> Res<()> {
     if sys::geteuid() != 0 {
-        return Err(Error::new(b"thinbox must run as root", b"").hint(b"run it with sudo"));
+        return Err(Error::new(
+            b"thinbox must run as root; run it with sudo",
+            b"",
+        ));
     }
     Ok(())
 }
