@@ -212,7 +212,8 @@ fn write_idmaps(c: &Container, pid: i32) -> Res<()> {
         }
         let mut path = Buf::new();
         path.s(b"/proc/").u(pid as u64).c(b'/').s(name);
-        rt::write_file(path.as_slice(), b.as_slice()).ctx(cat(&[b"writing ", name]))?;
+        rt::write_file(path.as_slice(), b.as_slice())
+            .map_err(|e| rootfs::err2(b"writing ", name, e))?;
     }
     Ok(())
 }
@@ -220,8 +221,7 @@ fn write_idmaps(c: &Container, pid: i32) -> Res<()> {
 /// Opens a namespace to join (/proc/PID/ns/NAME or a bind of one).
 #[inline(never)]
 fn open_ns(path: &[u8]) -> Res<Fd> {
-    sys::open(path, sys::O_RDONLY, 0)
-        .map_err(|e| Error::sys(cat(&[b"opening namespace ", path]), e))
+    sys::open(path, sys::O_RDONLY, 0).map_err(|e| rootfs::err2(b"opening namespace ", path, e))
 }
 
 /// Whether the child stops before pivot_root for hooks.
@@ -322,7 +322,7 @@ fn child(
                 *ch = b'/';
             }
         }
-        rt::write_file(path.as_slice(), val).map_err(|e| Error::sys(cat(&[b"sysctl ", key]), e))?;
+        rt::write_file(path.as_slice(), val).map_err(|e| rootfs::err2(b"sysctl ", key, e))?;
     }
     rootfs::protect(c)?;
     if let Some(adj) = c.oom_score_adj {
@@ -377,7 +377,7 @@ fn finish(c: &Container, o: &Opts, sock: i32, state_json: &[u8], umask: u32) -> 
     sys::setresuid(c.uid).ctx(b"setuid")?;
     caps::after_setuid(&c.caps)?;
     if let Err(e) = sys::chdir(c.cwd) {
-        return Err(Error::sys(cat(&[b"working directory ", c.cwd]), e)
+        return Err(rootfs::err2(b"working directory ", c.cwd, e)
             .hint(b"create it in the rootfs or pick another -w"));
     }
     if let Some(fd) = o.start_fd {
@@ -503,9 +503,7 @@ pub fn exec_search(args: &[S], env: &[S]) -> Error {
             126,
         )
     };
-    Error::sys(cat(&[b"exec ", cmd]), last)
-        .hint(hint)
-        .exit(code)
+    rootfs::err2(b"exec ", cmd, last).hint(hint).exit(code)
 }
 
 /// Waits for the container, forwarding signals, and relaying the pty when
