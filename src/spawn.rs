@@ -197,25 +197,28 @@ fn report(sock: i32, e: &Error) {
 }
 
 fn write_idmaps(c: &Container, pid: i32) -> Res<()> {
-    for (name, maps) in [(&b"uid_map"[..], &c.uid_map), (b"gid_map", &c.gid_map)] {
-        if maps.is_empty() {
-            continue;
-        }
-        let mut b = Buf::new();
-        for m in maps {
-            b.u(m.container as u64)
-                .c(b' ')
-                .u(m.host as u64)
-                .c(b' ')
-                .u(m.size as u64)
-                .c(b'\n');
-        }
-        let mut path = Buf::new();
-        path.s(b"/proc/").u(pid as u64).c(b'/').s(name);
-        rt::write_file(path.as_slice(), b.as_slice())
-            .map_err(|e| rootfs::err2(b"writing ", name, e))?;
+    write_idmap(pid, b"uid_map", &c.uid_map)?;
+    write_idmap(pid, b"gid_map", &c.gid_map)
+}
+
+/// /proc/PID/NAME from `maps`; none leaves it unwritten.
+#[inline(never)]
+fn write_idmap(pid: i32, name: &[u8], maps: &[crate::spec::IdMap]) -> Res<()> {
+    if maps.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let mut b = Buf::new();
+    for m in maps {
+        b.u(m.container as u64)
+            .c(b' ')
+            .u(m.host as u64)
+            .c(b' ')
+            .u(m.size as u64)
+            .c(b'\n');
+    }
+    let mut path = Buf::new();
+    path.s(b"/proc/").u(pid as u64).c(b'/').s(name);
+    rt::write_file(path.as_slice(), b.as_slice()).map_err(|e| rootfs::err2(b"writing ", name, e))
 }
 
 /// Opens a namespace to join (/proc/PID/ns/NAME or a bind of one).
