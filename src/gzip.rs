@@ -432,8 +432,7 @@ impl Stream {
         match self.err {
             0 => Ok(n),
             e => {
-                let m = MSGS
-                    .split(|&c| c == b'|')
+                let m = rt::split(MSGS, b'|')
                     .nth(e as usize - 1)
                     .unwrap_or_default();
                 Err(if e < BAD_HEADER {
