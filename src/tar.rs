@@ -97,7 +97,7 @@ fn walk(root: i32, path: &[u8], create: bool) -> sys::R<(Fd, &[u8])> {
     }
     let mut cur = sys::openat(root, b".", DIR, 0)?;
     let mut last: &[u8] = b".";
-    for p in path.split(|&c| c == b'/') {
+    for p in rt::split(path, b'/') {
         if p == b".." {
             return Err(DOTDOT);
         }
