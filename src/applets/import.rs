@@ -16,7 +16,8 @@ pub fn main(args: &[S]) -> i32 {
 
 fn import(args: &[S]) -> Res<()> {
     let (root, ops) = image::args(args, 2, 2, super::usage_line(b"import"))?;
-    let (file, name) = (ops[0], ops[1]);
+    // args has checked that there are two.
+    let &[file, name] = ops else { return Ok(()) };
     image::check_name(name)?;
     if image::archive(root, name).is_some() {
         let hint = cat(&[b"remove it first with 'thinbox rmi ", name, b"'"]);
