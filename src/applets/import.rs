@@ -23,15 +23,17 @@ fn import(args: &[S]) -> Res<()> {
         let hint = cat(&[b"remove it first with 'thinbox rmi ", name, b"'"]);
         return Err(image::err(name, b"already exists", hint));
     }
-    let src = sys::open(file, sys::O_RDONLY, 0).ctx(file)?;
+    // Short-lived: the fds close at exit, so no return drops them.
+    let src = sys::open(file, sys::O_RDONLY, 0).ctx(file)?.leak();
     let dir = cat(&[root, b"/images"]);
     crate::rootfs::mkdir_all(dir, 0o755).ctx(dir)?;
     let mut t = Buf::new();
     t.s(dir).s(b"/.import.").u(sys::getpid() as u64).s(b".tar");
     let tmp = t.leak();
     let r = (|| {
-        let out = sys::open(tmp, sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC, 0o644).ctx(tmp)?;
-        while sys::sendfile(out.raw(), src.raw(), 1 << 20).ctx(file)? > 0 {}
+        let flags = sys::O_WRONLY | sys::O_CREAT | sys::O_TRUNC;
+        let out = sys::open(tmp, flags, 0o644).ctx(tmp)?.leak();
+        while sys::sendfile(out, src, 1 << 20).ctx(file)? > 0 {}
         let (d, gz) = image::unpack(root, name, tmp)?;
         let ext: &[u8] = if gz { b".tar.gz" } else { b".tar" };
         let fin = cat(&[dir, b"/", name, ext]);
