@@ -80,6 +80,25 @@ struct Huff {
     fast: [u16; 512],
 }
 
+impl Huff {
+    /// The symbol whose code (stored MSB first) starts `bits`, trying
+    /// lengths up to `max`: (length, symbol), or a length past `max`.
+    fn walk(&self, bits: u32, max: u32) -> (u32, u32) {
+        let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
+        for len in 1..=max {
+            code |= (bits >> (len - 1)) as i32 & 1;
+            let count = self.count[len as usize & 15] as i32;
+            if code - first < count {
+                return (len, self.sym[(index + code - first) as usize] as u32);
+            }
+            index += count;
+            first = (first + count) << 1;
+            code <<= 1;
+        }
+        (16, 0)
+    }
+}
+
 pub struct Stream {
     fd: i32,
     pub hash: Sha256,
@@ -337,24 +356,21 @@ impl Stream {
             }
         }
         let h = &mut self.h[k];
-        h.fast = [0; 512];
-        // Canonical codes in order; short ones also fill the lookup, at
-        // their bit-reversed code plus every value of the bits after it.
-        let (mut code, mut j) = (0u32, 0);
-        for len in 1..16u32 {
+        // The symbols in code order (by length, then by symbol).
+        let mut j = 0;
+        for len in 1..16 {
             for (sym, &l) in lens.iter().enumerate() {
-                if l as u32 == len {
+                if l == len {
                     h.sym[j] = sym as u16;
                     j += 1;
-                    let mut i = (code.reverse_bits() >> (32 - len)) as usize;
-                    while len <= 9 && i < 512 {
-                        h.fast[i] = (len << 9) as u16 | sym as u16;
-                        i += 1 << len;
-                    }
-                    code += 1;
                 }
             }
-            code <<= 1;
+        }
+        // The lookup: what the walk finds in each 9-bit value, so that
+        // no codes need reversing here.
+        for i in 0..512 {
+            let (len, sym) = h.walk(i, 9);
+            h.fast[i as usize] = if len <= 9 { (len << 9 | sym) as u16 } else { 0 };
         }
     }
 
@@ -363,23 +379,11 @@ impl Stream {
         self.need(15);
         let h = &self.h[k];
         let e = h.fast[(self.bits & 511) as usize] as u32;
-        let (mut len, mut sym) = (e >> 9, e & 511);
-        if e == 0 {
-            // Longer codes, bit by bit (codes are stored MSB first).
-            let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
-            while len < 16 {
-                len += 1;
-                code |= (self.bits >> (len - 1)) as i32 & 1;
-                let count = *h.count.get(len as usize).unwrap_or(&0) as i32;
-                if code - first < count {
-                    sym = h.sym[(index + code - first) as usize] as u32;
-                    break;
-                }
-                index += count;
-                first = (first + count) << 1;
-                code <<= 1;
-            }
-        }
+        let (len, sym) = if e == 0 {
+            h.walk(self.bits, 15)
+        } else {
+            (e >> 9, e & 511)
+        };
         if len > 15 {
             self.fail(BAD_CODES);
             return 0;
