@@ -345,7 +345,7 @@ impl Stream {
         let h = &mut self.h[k];
         h.count = [0; 16];
         for &l in lens {
-            h.count[l as usize] += 1;
+            h.count[l as usize & 15] += 1;
         }
         h.count[0] = 0;
         let mut left = 1i32;
