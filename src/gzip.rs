@@ -224,25 +224,27 @@ impl Stream {
         if self.take(16) != 0x8b1f {
             return self.fail(NOT_GZIP);
         }
-        let (cm, flags) = (self.take(8), self.take(8));
-        if cm != 8 || flags & 0xe0 != 0 {
+        // CM 8 (deflate), then FLG without reserved bits; the FLG bits
+        // below are tested where they sit, 8 bits up.
+        let flags = self.take(16);
+        if flags & 0xe0ff != 8 {
             return self.fail(BAD_HEADER);
         }
         // MTIME, XFL, OS; then FEXTRA, FNAME, FCOMMENT and FHCRC.
         for _ in 0..3 {
             self.take(16);
         }
-        if flags & 4 != 0 {
+        if flags & 4 << 8 != 0 {
             for _ in 0..self.take(16) {
                 self.take(8);
             }
         }
-        for f in [8, 16] {
+        for f in [8 << 8, 16 << 8] {
             if flags & f != 0 {
                 while self.take(8) != 0 {}
             }
         }
-        if flags & 2 != 0 {
+        if flags & 2 << 8 != 0 {
             self.take(16);
         }
         self.total = 0;
