@@ -307,7 +307,8 @@ pub fn extract(s: &mut Stream, dest: &[u8]) -> Res<()> {
                 cat(&[field(&h[..100])])
             }
         });
-        let target: S = link.take().unwrap_or_else(|| cat(&[field(&h[157..257])]));
+        // Only create reads the target: no copy of the header's.
+        let target = link.take().unwrap_or_else(|| field(&h[157..257]));
         let (dir, last, file) =
             create(root, kind, name, target, &v).map_err(|e| entry_err(name, e))?;
         // Entry data (only regular files have any in practice), padded.
