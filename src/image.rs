@@ -75,13 +75,15 @@ pub fn check_name(name: &[u8]) -> Res<()> {
 
 /// The archive of image `name`, if there is one.
 pub fn archive(root: &[u8], name: &[u8]) -> Option<(S, sys::Stat)> {
-    EXTS.iter().find_map(|e| {
+    for e in EXTS {
         let p = cat(&[root, b"/images/", name, e]);
-        sys::stat(p)
-            .ok()
-            .filter(|st| st.st_mode & sys::S_IFMT == sys::S_IFREG)
-            .map(|st| (p, st))
-    })
+        if let Ok(st) = sys::stat(p)
+            && st.st_mode & sys::S_IFMT == sys::S_IFREG
+        {
+            return Some((p, st));
+        }
+    }
+    None
 }
 
 /// "image NAME: WHY[; HINT]", the one shape of an image's errors.
