@@ -277,8 +277,10 @@ impl Stream {
     }
 
     fn block(&mut self) {
-        self.last = self.take(1) == 1;
-        match self.take(2) {
+        // BFINAL and BTYPE in one take.
+        let b = self.take(3);
+        self.last = b & 1 == 1;
+        match b >> 1 {
             0 => {
                 self.take(self.nbits % 8);
                 let len = self.take(16);
@@ -310,9 +312,9 @@ impl Stream {
     }
 
     fn dynamic(&mut self) {
-        let nlen = self.take(5) as usize + 257;
-        let ndist = self.take(5) as usize + 1;
-        let ncode = self.take(4) as usize + 4;
+        // HLIT, HDIST and HCLEN in one take.
+        let n = self.take(14) as usize;
+        let (nlen, ndist, ncode) = ((n & 31) + 257, (n >> 5 & 31) + 1, (n >> 10) + 4);
         let mut l = [0u8; 320];
         for &o in &ORDER[..ncode] {
             l[o as usize] = self.take(3) as u8;
