@@ -39,15 +39,17 @@ fn bad(why: &[u8]) -> Error {
 /// The one error of an entry: its path and what went wrong.
 #[inline(never)]
 fn entry_err(path: &[u8], e: Errno) -> Error {
-    let why: &[u8] = match e {
-        ABSOLUTE => b"absolute path refused",
-        DOTDOT => b"'..' in the path refused",
-        UNSUPPORTED => b"unsupported entry type",
-        sys::ELOOP | sys::ENOTDIR => {
-            b"a parent is a symlink or a file; writing through it is refused"
-        }
-        _ => rt::strerror(e),
+    // The refusals by code from ABSOLUTE on, then what ELOOP and
+    // ENOTDIR mean here.
+    const WHY: &[u8] = b"absolute path refused|'..' in the path refused|\
+unsupported entry type|a parent is a symlink or a file; writing through it is refused";
+    let i = match e {
+        sys::ELOOP | sys::ENOTDIR => 3,
+        _ => (e.0 as usize).wrapping_sub(4096),
     };
+    let why = rt::split(WHY, b'|')
+        .nth(i)
+        .unwrap_or_else(|| rt::strerror(e));
     Error::new(cat(&[b"tar entry ", path]), why)
 }
 
