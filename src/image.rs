@@ -264,7 +264,7 @@ pub fn prepare(root: &[u8], image: &[u8], id: &[u8], read_only: bool) -> Res<Pre
         return Err(Error::new(b"overlayfs", b"not available in this kernel")
             .hint(b"load it (modprobe overlay), or run with --read-only"));
     }
-    if root.contains(&b',') || root.contains(&b':') {
+    if root.iter().any(|&c| c == b',' || c == b':') {
         return Err(Error::new(
             cat(&[b"data root ", root]),
             b"contains ',' or ':', which overlayfs options cannot hold",
