@@ -413,27 +413,42 @@ impl Stream {
                 self.left -= 1;
                 self.win[(self.total as usize).wrapping_sub(self.dist) & (WSIZE - 1)]
             } else {
+                // A byte falls through to the one emit below; the other
+                // steps go round again.
                 match self.st {
-                    HEADER => self.header(),
-                    BLOCK if self.last => self.trailer(),
-                    BLOCK => self.block(),
-                    STORED if self.left == 0 => self.st = BLOCK,
-                    STORED => {
+                    STORED if self.left > 0 => {
                         self.left -= 1;
-                        let b = self.take(8) as u8;
-                        self.emit(out, &mut n, b);
+                        self.take(8) as u8
                     }
-                    CODES => {
-                        let sym = self.decode(0);
-                        match sym {
-                            0..256 => self.emit(out, &mut n, sym as u8),
-                            256 => self.st = BLOCK,
-                            _ => self.lengths(sym as usize - 257),
+                    CODES => match self.decode(0) {
+                        sym @ 0..256 => sym as u8,
+                        256 => {
+                            self.st = BLOCK;
+                            continue;
                         }
+                        sym => {
+                            self.lengths(sym as usize - 257);
+                            continue;
+                        }
+                    },
+                    HEADER => {
+                        self.header();
+                        continue;
+                    }
+                    BLOCK if self.last => {
+                        self.trailer();
+                        continue;
+                    }
+                    BLOCK => {
+                        self.block();
+                        continue;
+                    }
+                    STORED => {
+                        self.st = BLOCK;
+                        continue;
                     }
                     _ => break,
                 }
-                continue;
             };
             self.emit(out, &mut n, b);
         }
