@@ -551,16 +551,23 @@ fn mib(b: &mut Buf, n: u64) {
 
 fn run(args: &[S]) -> Res<i32> {
     spawn::is_root()?;
-    // Used in place through references: no copy out of the tuple.
-    let mut parsed = parse(args)?;
-    if let Some(img) = parsed.1.image
-        && parsed.0.rootfs.is_empty()
-    {
-        // First use: unpack, then parse again for -u names.
-        crate::image::resolve(crate::image::data_root(parsed.1.data_root), img)?;
-        parsed = parse(args)?;
-    }
-    let (c, flags) = &mut parsed;
+    // Used in place through references: no copy out of the tuple. One
+    // call site: an image's first use unpacks it, then parses again (for
+    // -u names); the first result is leaked, not dropped.
+    let mut again = true;
+    let (c, flags) = &mut loop {
+        let p = parse(args)?;
+        if let Some(img) = p.1.image
+            && p.0.rootfs.is_empty()
+            && again
+        {
+            again = false;
+            crate::image::resolve(crate::image::data_root(p.1.data_root), img)?;
+            core::mem::forget(p);
+            continue;
+        }
+        break p;
+    };
     check_rootfs(c.rootfs)?;
     if flags.detach {
         return supervise::detach(args, c, flags);
