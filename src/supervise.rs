@@ -179,24 +179,24 @@ pub fn main(args: &[S]) -> i32 {
 fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<bool> {
     let mut st = state::load(root, id)?;
     let argv = st.all(b"argv");
-    let (c, f) = run::parse(&argv)?;
-    // Never dropped: the supervisor exits soon after this returns, and no
-    // return path needs the drop code.
-    let mut c = ManuallyDrop::new(c);
+    // Used in place, never dropped: the supervisor exits soon after this
+    // returns, and no return path needs the drop code.
+    let mut parsed = ManuallyDrop::new(run::parse(&argv)?);
+    let (c, f) = &mut *parsed;
     // The image's layer lives as long as the container (restarts keep
     // it, under its lock); recorded for rm and for a failed start.
     let mut _lock = None;
     if let Some(i) = f.image {
         let p =
             crate::image::prepare(crate::image::data_root(f.data_root), i, id, c.readonly_root)?;
-        p.apply(&mut c);
+        p.apply(c);
         if let Some(l) = p.layer {
             st.set(b"layer", l);
             state::save(root, id, &st)?;
         }
         _lock = p.lock;
     }
-    run::cgroup_for(&mut c, f.cgroup_root);
+    run::cgroup_for(c, f.cgroup_root);
     let dir = state::dir(root, id);
     let mut log = Log::open(dir, f.log_size.unwrap_or(LOG_CAP))?;
     let (out_rd, out_wr) = sys::pipe2(sys::O_CLOEXEC).ctx(b"pipe")?;
@@ -232,7 +232,7 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<bool> {
             init_fd: init.as_ref().map(|f| f.raw()),
             joining: false,
         };
-        let child = match spawn::spawn(&c, cg.as_ref(), &opts) {
+        let child = match spawn::spawn(c, cg.as_ref(), &opts) {
             Ok(ch) => ch,
             Err(e) => {
                 if let Some(g) = &cg {
