@@ -185,16 +185,10 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<bool> {
     let (c, f) = &mut *parsed;
     // The image's layer lives as long as the container (restarts keep
     // it, under its lock); recorded for rm and for a failed start.
-    let mut _lock = None;
-    if let Some(i) = f.image {
-        let p =
-            crate::image::prepare(crate::image::data_root(f.data_root), i, id, c.readonly_root)?;
-        p.apply(c);
-        if let Some(l) = p.layer {
-            st.set(b"layer", l);
-            state::save(root, id, &st)?;
-        }
-        _lock = p.lock;
+    let img = run::image(c, f, id)?;
+    if let Some(l) = img.as_ref().and_then(|p| p.layer) {
+        st.set(b"layer", l);
+        state::save(root, id, &st)?;
     }
     run::cgroup_for(c, f.cgroup_root);
     let dir = state::dir(root, id);

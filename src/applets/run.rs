@@ -572,23 +572,23 @@ fn run(args: &[S]) -> Res<i32> {
     if flags.detach {
         return supervise::detach(args, c, flags);
     }
-    let img = match flags.image {
-        Some(i) => Some(crate::image::prepare(
-            crate::image::data_root(flags.data_root),
-            i,
-            c.id,
-            c.readonly_root,
-        )?),
-        None => None,
-    };
-    if let Some(p) = &img {
-        p.apply(c);
-    }
+    let img = image(c, flags, c.id)?;
     let r = run_foreground(c, flags);
     if let Some(p) = &img {
         crate::image::release(p)?;
     }
     r
+}
+
+/// The image, if any, made ready for container `id` and applied to `c`;
+/// shared with the supervisor.
+pub fn image(c: &mut Container, f: &RunFlags, id: S) -> Res<Option<crate::image::Prepared>> {
+    let Some(i) = f.image else {
+        return Ok(None);
+    };
+    let p = crate::image::prepare(crate::image::data_root(f.data_root), i, id, c.readonly_root)?;
+    p.apply(c);
+    Ok(Some(p))
 }
 
 fn run_foreground(c: &mut Container, flags: &RunFlags) -> Res<i32> {
