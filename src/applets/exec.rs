@@ -51,7 +51,8 @@ const JOIN_NAMES: &[u8] = b"ipc uts net cgroup mnt pid";
 fn exec(args: &[S]) -> Res<i32> {
     let (mut tty, mut user, mut cwd) = (false, None, None);
     let (mut process, mut pid_file, mut console, mut detach) = (None, None, None, false);
-    let mut env: Vec<S> = Vec::new();
+    // Never dropped: no drop code on the error paths.
+    let mut env: ManuallyDrop<Vec<S>> = ManuallyDrop::new(Vec::new());
     let mut o = Opts::new(args);
     // runc's flags as containerd's shim passes them: process .. detach.
     let table = b"t.tty i.interactive e:env w:workdir|cwd u:user p:process -:pid-file -:console-socket d.detach";
@@ -89,9 +90,13 @@ fn exec(args: &[S]) -> Res<i32> {
         None => return Err(container::err(id, b"is not running")),
     }
     protect_self()?;
-    let mut c = if oci {
-        let mut b = container::bundle_of(root, id, &st)
-            .ok_or_else(|| container::err(id, b"its config.json copy is unreadable"))?;
+    // Never dropped, as the state: no drop code on any path.
+    let mut c = ManuallyDrop::new(if oci {
+        // Not dropped on an error, and only its container taken out.
+        let mut b = ManuallyDrop::new(
+            container::bundle_of(root, id, &st)
+                .ok_or_else(|| container::err(id, b"its config.json copy is unreadable"))?,
+        );
         if let Some(p) = process {
             // A whole OCI process object replaces the config's.
             // Leaked, as the state is: no drop code.
@@ -100,7 +105,9 @@ fn exec(args: &[S]) -> Res<i32> {
                 ManuallyDrop::new(json::parse(text.leak()).map_err(|e| Error::new(p, e.msg()))?);
             oci::process_json(&mut b, &j)?;
         }
-        b.c
+        let oci::Bundle { c, annotations, .. } = ManuallyDrop::into_inner(b);
+        core::mem::forget(annotations);
+        c
     } else if process.is_some() {
         return Err(Error::new(
             b"--process",
@@ -108,7 +115,7 @@ fn exec(args: &[S]) -> Res<i32> {
         ));
     } else {
         run::parse(&st.all(b"argv"))?.0
-    };
+    });
     if !cmd.is_empty() {
         c.args = cmd.to_vec();
         c.tty = tty;
@@ -122,7 +129,7 @@ fn exec(args: &[S]) -> Res<i32> {
     if c.tty && !c.has_env(b"TERM") {
         c.env.push(b"TERM=xterm");
     }
-    for e in env {
+    for &e in env.iter() {
         c.set_env(e);
     }
     if let Some(w) = cwd {
