@@ -6,6 +6,7 @@ use crate::json_out;
 use crate::rt::{self, Buf, Error, Res, S, cat};
 use crate::state;
 use crate::supervise;
+use core::mem::ManuallyDrop;
 
 /// `n` in the largest unit it reaches, one decimal below 10: "1.5M".
 pub fn human(b: &mut Buf, n: u64, units: &[(u64, u8)]) {
@@ -94,10 +95,12 @@ fn comma(b: &mut Buf) {
 /// `ps`: the detached containers, one row or object each.
 fn containers(b: &mut Buf, root: S, all: bool, json: bool) {
     let now = crate::sys::wall_time().0;
-    for id in state::list(root) {
+    // Nothing here is dropped: ps exits right after, and no drop code.
+    for &id in state::list(root).leak().iter() {
         let Ok(st) = state::load(root, id) else {
             continue;
         };
+        let st = ManuallyDrop::new(st);
         let status = supervise::status(&st);
         let k = rt::pick(b"running restarting starting paused", status);
         let live = k == Some(0) || k == Some(3);
@@ -132,8 +135,8 @@ fn containers(b: &mut Buf, root: S, all: bool, json: bool) {
             }
         }
         let mut cmd = Buf::new();
-        if let Ok((c, _)) = super::run::parse(&st.all(b"argv")) {
-            for a in c.args.iter() {
+        if let Ok(p) = super::run::parse(st.all(b"argv").leak()) {
+            for a in ManuallyDrop::new(p).0.args.iter() {
                 cmd.s(a).c(b' ');
             }
             cmd.0.pop();
@@ -176,13 +179,14 @@ fn containers(b: &mut Buf, root: S, all: bool, json: bool) {
 
 /// OCI `ps ID`: the processes in a container's cgroup.
 fn processes(b: &mut Buf, root: &[u8], id: &[u8], json: bool) -> Res<()> {
-    let st = state::load(root, id)?;
+    // Leaked, as all here: no drop code.
+    let st = ManuallyDrop::new(state::load(root, id)?);
     // The cgroup's pids, else the recorded one.
-    let procs = match st.all(b"cgroup").first() {
+    let procs = match st.all(b"cgroup").leak().first() {
         Some(cg) => rt::read_file(cat(&[cg, b"/cgroup.procs"])).unwrap_or_default(),
         None => st.get(b"pid").unwrap_or_default().to_vec(),
     };
-    for p in rt::split(&procs, b'\n').filter_map(rt::parse_u64) {
+    for p in rt::split(procs.leak(), b'\n').filter_map(rt::parse_u64) {
         let mut n = Buf::new();
         n.u(p);
         if json {
