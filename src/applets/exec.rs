@@ -32,7 +32,12 @@ pub fn protect_self() -> Res<()> {
         return Ok(());
     }
     let fd = sys::sealed_self().map_err(|e| Error::sys(b"sealing a copy of thinbox", e))?;
-    let e = sys::execveat(fd.raw(), &spawn::cvec(rt::args()), &spawn::cvec(rt::env()));
+    // The vectors leaked: on failure exec exits with the error.
+    let e = sys::execveat(
+        fd.raw(),
+        spawn::cvec(rt::args()).leak(),
+        spawn::cvec(rt::env()).leak(),
+    );
     Err(Error::sys(b"re-executing from the sealed copy", e))
 }
 
@@ -114,10 +119,10 @@ fn exec(args: &[S]) -> Res<i32> {
             b"is for OCI containers (thinbox create)",
         ));
     } else {
-        run::parse(&st.all(b"argv"))?.0
+        run::parse(st.all(b"argv").leak())?.0
     });
     if !cmd.is_empty() {
-        c.args = cmd.to_vec();
+        core::mem::forget(core::mem::replace(&mut c.args, cmd.to_vec()));
         c.tty = tty;
     }
     if c.args.is_empty() {
@@ -139,7 +144,7 @@ fn exec(args: &[S]) -> Res<i32> {
         run::set_user(&mut c, u)?;
     }
     let pid = st.num(b"pid").unwrap_or(0);
-    let mut b = rt::Buf::new();
+    let mut b = ManuallyDrop::new(rt::Buf::new());
     b.s(b"/proc/").u(pid).s(b"/ns/");
     // Namespaces the config named by path are the init's too.
     let nss = c.join.iter().fold(c.namespaces, |a, j| a | j.0);
