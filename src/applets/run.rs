@@ -572,9 +572,11 @@ fn run(args: &[S]) -> Res<i32> {
     if flags.detach {
         return supervise::detach(args, c, flags);
     }
-    let img = image(c, flags, c.id)?;
+    // Never dropped: run exits right after (its lock closes then), and the
+    // supervisor is left the only user of Prepared's drop code.
+    let img = core::mem::ManuallyDrop::new(image(c, flags, c.id)?);
     let r = run_foreground(c, flags);
-    if let Some(p) = &img {
+    if let Some(p) = &*img {
         crate::image::release(p)?;
     }
     r
