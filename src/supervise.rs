@@ -51,7 +51,8 @@ pub fn detach(args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
 }
 
 fn start(root: S, args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
-    let mut st = State::default();
+    // Never dropped: run -d exits right after.
+    let mut st = ManuallyDrop::new(State::default());
     st.set(b"status", b"starting");
     st.set(b"rootfs", c.rootfs);
     st.set(b"image", f.image.unwrap_or(c.rootfs));
@@ -84,15 +85,15 @@ fn start(root: S, args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
         Err(e) => return Err(Error::sys(b"fork", e)),
     }
     drop(wr);
-    let msg = rt::read_fd(rd.raw()).unwrap_or_default();
-    if msg.as_slice() == b"ok" {
+    let msg = rt::read_fd(rd.raw()).unwrap_or_default().leak();
+    if msg == b"ok" {
         rt::out(cat(&[c.id, b"\n"]));
         return Ok(0);
     }
     let msg = if msg.is_empty() {
         &b"the supervisor died while starting the container"[..]
     } else {
-        &msg
+        msg
     };
     Err(Error::with(msg, 125))
 }
