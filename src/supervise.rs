@@ -170,7 +170,7 @@ pub fn main(args: &[S]) -> i32 {
         }
     };
     if let Ok(st) = state::load(root, id) {
-        crate::image::remove_layer(&st);
+        crate::image::remove_layer(&ManuallyDrop::new(st));
     }
     state::remove_dir(root, id);
     code
@@ -178,11 +178,12 @@ pub fn main(args: &[S]) -> i32 {
 
 /// Ok(true) when the container is to be removed (--rm).
 fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<bool> {
-    let mut st = state::load(root, id)?;
-    let argv = st.all(b"argv");
+    // Neither dropped: the supervisor exits soon after this returns.
+    let mut st = ManuallyDrop::new(state::load(root, id)?);
+    let argv = st.all(b"argv").leak();
     // Used in place, never dropped: the supervisor exits soon after this
     // returns, and no return path needs the drop code.
-    let mut parsed = ManuallyDrop::new(run::parse(&argv)?);
+    let mut parsed = ManuallyDrop::new(run::parse(argv)?);
     let (c, f) = &mut *parsed;
     // The image's layer lives as long as the container (restarts keep
     // it, under its lock); recorded for rm and for a failed start.
