@@ -25,10 +25,11 @@ fn logs(args: &[S]) -> Res<()> {
     let dir = state::dir(root, id);
     // Loaded once: the recorded processes (the supervisor across
     // restarts) say how long to follow; reloading each turn leaked it.
-    let st = state::load(root, id)?;
+    // Never dropped, nor the old log: nothing is allocated after them.
+    let st = core::mem::ManuallyDrop::new(state::load(root, id)?);
     let path = cat(&[dir, b"/log"]);
     if let Ok(old) = rt::read_file(cat(&[dir, b"/log.1"])) {
-        rt::out(&old);
+        rt::out(old.leak());
     }
     let mut buf = [0u8; 4096];
     let mut fd = sys::open(path, sys::O_RDONLY, 0).ctx(path)?;
