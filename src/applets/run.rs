@@ -9,6 +9,7 @@ use crate::spawn;
 use crate::spec::{Container, DevRule, Device, MS_BIND, MS_PRIVATE, MS_RDONLY, MS_REC, Mount};
 use crate::supervise::{self, Restart};
 use crate::sys;
+use core::mem::{ManuallyDrop, forget, replace};
 
 const MIN_MEMORY: u64 = 6 << 20;
 
@@ -72,7 +73,9 @@ fn bad(flag: &[u8], val: &[u8], why: &[u8]) -> Error {
 /// Parses the command line into a container description.
 pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
     // Built in place and returned whole: one copy, not one per field.
-    let mut out = (
+    // Not dropped on an error, nor the fields it starts with: every caller
+    // exits soon after (the supervisor parses once).
+    let mut out = ManuallyDrop::new((
         Container::new(b"", b""),
         RunFlags {
             cgroup_root: None,
@@ -86,8 +89,8 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
             data_root: None,
             seccomp: None,
         },
-    );
-    let (c, f) = &mut out;
+    ));
+    let (c, f) = &mut *out;
     let mut rootfs: Option<S> = None;
     let mut name: Option<S> = None;
     let mut user: Option<S> = None;
@@ -279,7 +282,7 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
         }
         c.resources.swap = Some(swap);
     }
-    c.args = cmd.to_vec();
+    forget(replace(&mut c.args, cmd.to_vec()));
     c.id = match name {
         Some(n) => {
             if n.is_empty()
@@ -361,7 +364,10 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
         )?;
         c.caps = caps::Caps::docker(want & held);
         c.add_default_protection();
-        c.seccomp = crate::seccomp::for_run(f.seccomp, c.caps.bounding)?;
+        forget(replace(
+            &mut c.seccomp,
+            crate::seccomp::for_run(f.seccomp, c.caps.bounding)?,
+        ));
         crate::oci::docker_devices(c);
     }
     let mut o = Opts::new(args);
@@ -381,7 +387,7 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
         }
         c.devices.push(d);
     }
-    Ok(out)
+    Ok(ManuallyDrop::into_inner(out))
 }
 
 /// Splits at the first ':' (the rest is empty where there is none).
