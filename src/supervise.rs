@@ -72,11 +72,11 @@ fn start(root: S, args: &[S], c: &Container, f: &RunFlags) -> Res<i32> {
             let _ = sys::dup3(wr.raw(), 3, 0);
             let _ = sys::fcntl(3, 2, 0);
             let _ = sys::close_range(4, u32::MAX, 0);
-            let argv = spawn::cvec(&[b"thinbox", b"__supervise", root, c.id]);
+            // Leaked: the child execs or exits.
             let e = sys::execve(
                 c"/proc/self/exe".as_ptr().cast::<u8>(),
-                &argv,
-                &spawn::cvec(rt::env()),
+                spawn::cvec(&[b"thinbox", b"__supervise", root, c.id]).leak(),
+                spawn::cvec(rt::env()).leak(),
             );
             let _ = sys::write(3, Error::sys(b"starting the supervisor", e).msg());
             sys::exit(125);
