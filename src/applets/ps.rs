@@ -121,10 +121,10 @@ fn containers(b: &mut Buf, root: S, all: bool, json: bool) {
             }
         }
         let mut mem = Buf::new();
-        let current = st.get(b"cgroup").filter(|_| live).and_then(|cg| {
-            let v = rt::read_file(cat(&[cg, b"/memory.current"])).unwrap_or_default();
-            rt::parse_u64(rt::trim(v.leak()))
-        });
+        let current = st
+            .get(b"cgroup")
+            .filter(|_| live)
+            .and_then(|cg| rt::parse_u64(rt::trim(read_in(&[cg, b"/memory.current"]))));
         match (current, json) {
             (Some(n), false) => human(&mut mem, n, &BYTES),
             (Some(n), true) => {
@@ -177,25 +177,28 @@ fn containers(b: &mut Buf, root: S, all: bool, json: bool) {
     }
 }
 
+/// The file the parts name, empty if unreadable; leaked, as all here.
+fn read_in(path: &[&[u8]]) -> &'static mut [u8] {
+    rt::read_file(cat(path)).unwrap_or_default().leak()
+}
+
 /// OCI `ps ID`: the processes in a container's cgroup.
 fn processes(b: &mut Buf, root: &[u8], id: &[u8], json: bool) -> Res<()> {
     // Leaked, as all here: no drop code.
     let st = ManuallyDrop::new(state::load(root, id)?);
     // The cgroup's pids, else the recorded one.
     let procs = match st.all(b"cgroup").leak().first() {
-        Some(cg) => rt::read_file(cat(&[cg, b"/cgroup.procs"])).unwrap_or_default(),
-        None => st.get(b"pid").unwrap_or_default().to_vec(),
+        Some(cg) => read_in(&[cg, b"/cgroup.procs"]),
+        None => st.get(b"pid").unwrap_or_default(),
     };
-    for p in rt::split(procs.leak(), b'\n').filter_map(rt::parse_u64) {
+    for p in rt::split(procs, b'\n').filter_map(rt::parse_u64) {
         let mut n = Buf::new();
         n.u(p);
         if json {
             comma(b);
             b.s(&n.0);
         } else {
-            let cmd = rt::read_file(cat(&[b"/proc/", &n.0, b"/cmdline"]))
-                .unwrap_or_default()
-                .leak();
+            let cmd = read_in(&[b"/proc/", &n.0, b"/cmdline"]);
             for ch in cmd.iter_mut() {
                 if *ch == 0 {
                     *ch = b' ';
