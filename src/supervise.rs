@@ -194,8 +194,10 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<bool> {
     }
     run::cgroup_for(c, f.cgroup_root);
     let dir = state::dir(root, id);
-    let mut log = Log::open(dir, f.log_size.unwrap_or(LOG_CAP))?;
+    // These fds live until the supervisor exits: never dropped.
+    let mut log = ManuallyDrop::new(Log::open(dir, f.log_size.unwrap_or(LOG_CAP))?);
     let (out_rd, out_wr) = sys::pipe2(sys::O_CLOEXEC).ctx(b"pipe")?;
+    let out_rd = ManuallyDrop::new(out_rd);
     let null = sys::open(b"/dev/null", sys::O_RDWR, 0).ctx(b"/dev/null")?;
     // The container inherits 0, 1 and 2: /dev/null in, the log pipe out.
     let _ = sys::dup3(null.raw(), 0, 0);
@@ -207,11 +209,11 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<bool> {
         | sys::sigbit(sys::SIGINT)
         | sys::sigbit(sys::SIGHUP);
     let old = sys::sigprocmask(sys::SIG_BLOCK, set).ctx(b"sigprocmask")?;
-    let sigfd = sys::signalfd(set).ctx(b"signalfd")?;
+    let sigfd = ManuallyDrop::new(sys::signalfd(set).ctx(b"signalfd")?);
     let stop_flag = cat(&[dir, b"/stop"]);
     let mut restarts: u64 = 0;
     let mut backoff_ms: u64 = 100;
-    let init = run::init_image(f.init)?;
+    let init = ManuallyDrop::new(run::init_image(f.init)?);
     loop {
         let cg = match c.cgroup_path {
             Some(p) => Some(cgroup::create(p, &c.resources)?),
