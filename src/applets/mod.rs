@@ -153,7 +153,8 @@ fn list(_: &[rt::S]) -> i32 {
     for n in rt::split(NAMES, b' ') {
         b.s(n).c(b'\n');
     }
-    rt::out(b.as_slice());
+    // Leaked: thinbox exits right after.
+    rt::out(b.leak());
     0
 }
 
@@ -200,7 +201,8 @@ pub fn usage() {
         t.next();
         b.s(b"  ").pad(n, 10).s(t.next().unwrap_or(b"")).c(b'\n');
     }
-    rt::err(b.as_slice());
+    // Leaked: thinbox exits right after.
+    rt::err(b.leak());
 }
 
 /// A tiny option parser: `--flag VALUE`, `--flag=VALUE`, and bundled
