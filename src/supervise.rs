@@ -185,6 +185,9 @@ fn supervise(root: S, id: S, ready: &mut Option<Fd>) -> Res<bool> {
     // returns, and no return path needs the drop code.
     let mut parsed = ManuallyDrop::new(run::parse(argv)?);
     let (c, f) = &mut *parsed;
+    // Without --name, parsing again drew a new random id: keep the one
+    // the state directory and `run -d` reported (hostname, cgroup).
+    c.id = id;
     // The image's layer lives as long as the container (restarts keep
     // it, under its lock); recorded for rm and for a failed start.
     let img = run::image(c, f, id)?;

@@ -261,6 +261,18 @@ test_idle_supervisor_and_init() {
     expect "got TERM" "$logs"
 }
 
+# Without --name, the supervisor keeps the id `run -d` printed: the
+# hostname and the cgroup are named after it.
+test_detached_without_name() {
+    id=$("$TB" run -d --cgroup-root "$CG" --rootfs "$R" sleep 5) || return 1
+    wait_for 30 test -d "$CG/$id"
+    cg=$?
+    h=$("$TB" exec "$id" hostname)
+    "$TB" rm -f "$id" > /dev/null
+    expect "$id" "$h" || return 1
+    expect 0 "$cg" || { echo "no cgroup $CG/$id: $(ls "$CG")"; return 1; }
+}
+
 # `logs -f` follows the log until the container exits, in constant memory.
 test_logs_follow() {
     a=tblogs$$
