@@ -273,6 +273,18 @@ test_detached_without_name() {
     expect 0 "$cg" || { echo "no cgroup $CG/$id: $(ls "$CG")"; return 1; }
 }
 
+# ps shows the command even when the container's options would no longer
+# pass run's checks (here a volume whose source is gone).
+test_ps_command_after_volume_gone() {
+    mkdir -p "$scratch/vsrc"
+    "$TB" run -d --name tbpsv$$ --cgroup-root "$CG" --rootfs "$R" -v "$scratch/vsrc:/data" -e A=1 \
+        sleep 30 > /dev/null || return 1
+    rmdir "$scratch/vsrc"
+    line=$("$TB" ps | grep "^tbpsv$$ ")
+    "$TB" rm -f tbpsv$$ > /dev/null
+    case $line in *" sleep 30") ;; *) echo "ps: $line"; return 1 ;; esac
+}
+
 # `logs -f` follows the log until the container exits, in constant memory.
 test_logs_follow() {
     a=tblogs$$

@@ -135,12 +135,10 @@ fn containers(b: &mut Buf, root: S, all: bool, json: bool) {
             }
         }
         let mut cmd = Buf::new();
-        if let Ok(p) = super::run::parse(st.all(b"argv").leak()) {
-            for a in ManuallyDrop::new(p).0.args.iter() {
-                cmd.s(a).c(b' ');
-            }
-            cmd.0.pop();
+        for a in super::run::command(st.all(b"argv").leak()) {
+            cmd.s(a).c(b' ');
         }
+        cmd.0.pop();
         let image = st.get(b"image").unwrap_or(b"-");
         // One loop over the columns for both formats: JSON keys, table widths.
         // Leaked: ps exits right after, and no drops to run.

@@ -70,6 +70,22 @@ fn bad(flag: &[u8], val: &[u8], why: &[u8]) -> Error {
     Error::new(cat(&[flag, b" ", val]), why)
 }
 
+/// The container's command in a `run` command line, for `ps`: without
+/// parse's checks, which can fail long after the start (a volume gone).
+pub fn command(args: &[S]) -> &[S] {
+    let mut o = Opts::new(args);
+    let mut image = true;
+    while let Ok(Some((i, _, _))) = o.flag(FLAGS, HELP) {
+        image &= i != 0; // --rootfs
+    }
+    let cmd = o.rest();
+    if image {
+        cmd.get(1..).unwrap_or_default()
+    } else {
+        cmd
+    }
+}
+
 /// Parses the command line into a container description.
 pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
     // Built in place and returned whole: one copy, not one per field.
