@@ -678,13 +678,30 @@ pub fn foreground(c: &Container, cg: Option<&Cgroup>, init: bool, joining: bool)
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{command, parse};
 
     fn swap(args: &[&'static [u8]]) -> Option<i64> {
         let mut v: alloc::vec::Vec<&'static [u8]> = alloc::vec![&b"--rootfs"[..], b"/"];
         v.extend_from_slice(args);
         v.push(b"true");
         parse(v.leak()).ok().and_then(|(c, _)| c.resources.swap)
+    }
+
+    #[test]
+    fn command_operands() {
+        let rootfs: &[&[u8]] = &[
+            b"-d",
+            b"--rootfs=/r",
+            b"-v",
+            b"/a:/b",
+            b"-it",
+            b"sh",
+            b"-c",
+            b"x",
+        ];
+        assert_eq!(command(rootfs), &rootfs[5..]);
+        let image: &[&[u8]] = &[b"--name", b"n", b"-e", b"A=1", b"alpine", b"top", b"-b"];
+        assert_eq!(command(image), &image[5..]);
     }
 
     #[test]
