@@ -140,12 +140,13 @@ pub fn destroy(root: &[u8], id: &[u8], st: &State) {
             }
         }
     }
-    let bundle = bundle_of(root, id, st);
+    // Short-lived callers only: not dropped.
+    let bundle = core::mem::ManuallyDrop::new(bundle_of(root, id, st));
     state::remove_dir(root, id);
-    if let Some(b) = bundle
+    if let Some(b) = &*bundle
         && !b.hooks[oci::POSTSTOP].is_empty()
     {
-        let js = state_json(id, st, b"stopped", Some(&b));
+        let js = state_json(id, st, b"stopped", Some(b));
         if let Err(e) = crate::hooks::run(&b.hooks[oci::POSTSTOP], &js, b"poststop") {
             warn(e);
         }

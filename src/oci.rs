@@ -63,12 +63,14 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
     } else {
         cat(&[bundle, b"/", rpath])
     };
-    let mut b = Bundle {
+    // Not dropped on an error (the arena frees only its newest block):
+    // no drop glue here.
+    let mut b = ManuallyDrop::new(Bundle {
         c: Container::new(id, rootfs),
         hooks: Default::default(),
         annotations: Vec::new(),
         console: None,
-    };
+    });
     let c = &mut b.c;
     c.caps = Caps::default();
     c.no_new_privs = false;
@@ -105,7 +107,8 @@ pub fn parse(j: &Json, bundle: S, id: S) -> Res<Bundle> {
     if let Some(l) = r.sub(top, b"linux", OBJ) {
         linux(&mut r, &mut b.c, l);
     }
-    r.done(b)
+    r.done(())?;
+    Ok(ManuallyDrop::into_inner(b))
 }
 
 /// The elements of array `k` of `o` (none if absent or not an array),
