@@ -65,9 +65,29 @@ pub fn cgroup_of(st: &State) -> Option<Cgroup> {
 
 /// The config.json copy taken at create, if it is there and sound.
 pub fn bundle_of(root: &[u8], id: &[u8], st: &State) -> Option<Bundle> {
-    let text = rt::read_file(cat(&[root, b"/", id, b"/config.json"])).ok()?;
-    let j = json::parse(&text).ok()?;
-    oci::parse(&j, st.get(b"bundle").unwrap_or(b"/"), cat(&[id])).ok()
+    let file = cat(&[root, b"/", id, b"/config.json"]);
+    let mut text: S = b"";
+    load(
+        file,
+        st.get(b"bundle").unwrap_or(b"/"),
+        cat(&[id]),
+        &mut text,
+    )
+    .ok()
+}
+
+/// A config.json read and parsed, its text left in `text`: create's
+/// and bundle_of's one copy of the sequence. Errors name the file.
+pub fn load(file: S, bundle: S, id: S, text: &mut S) -> Res<Bundle> {
+    // Leaked, as every caller is short-lived: no drop code.
+    *text = rt::read_file(file)
+        .map_err(|e| {
+            Error::sys(file, e)
+                .hint(b"pass --bundle DIR holding config.json (thinbox spec writes one)")
+        })?
+        .leak();
+    let j = core::mem::ManuallyDrop::new(json::parse(text).map_err(|e| Error::new(file, e.msg()))?);
+    oci::parse(&j, bundle, id)
 }
 
 /// The recorded pid, 0 once stopped.

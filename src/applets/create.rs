@@ -115,14 +115,10 @@ pub fn create(f: &Flags) -> Res<Created> {
     let id = f.id;
     let bundle_dir = absolute(f.bundle.unwrap_or(b"."));
     let config = cat(&[bundle_dir, b"/config.json"]);
-    // Never dropped (the arena frees only its newest block, which these
-    // soon are not): no return has to drop them.
-    let text = ManuallyDrop::new(rt::read_file(config).map_err(|e| {
-        Error::sys(config, e)
-            .hint(b"pass --bundle DIR holding config.json (thinbox spec writes one)")
-    })?);
-    let j = ManuallyDrop::new(crate::json::parse(&text).map_err(|e| Error::new(config, e.msg()))?);
-    let b = ManuallyDrop::new(oci::parse(&j, bundle_dir, id)?);
+    let mut text: S = b"";
+    // Never dropped (the arena frees only its newest block, which it
+    // soon is not): no return has to drop it.
+    let b = ManuallyDrop::new(container::load(config, bundle_dir, id, &mut text)?);
     if b.c.args.is_empty() {
         return Err(Error::new(
             b"process.args",
@@ -159,7 +155,7 @@ pub fn create(f: &Flags) -> Res<Created> {
     st.set(b"created", state::rfc3339(secs, nanos));
     let r = (|| {
         let cfg = cat(&[dir, b"/config.json"]);
-        state::write_new(cfg, &text, 0o600).ctx(cfg)?;
+        state::write_new(cfg, text, 0o600).ctx(cfg)?;
         let cg = cgroup::create_oci(b.c.cgroup_path, id, &b.c.resources)?;
         if let Some(cg) = &cg {
             container::cgroups_into(&mut st, cg);
