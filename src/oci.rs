@@ -391,13 +391,15 @@ fn mount<'a>(r: &mut Rd<'a>, m: At<'a>, bundle: S) -> Mount {
     let mut source = r.str(m, b"source").unwrap_or(kind);
     let mut flags = 0u64;
     let mut data = Buf::new();
-    let mut opts = Vec::new();
+    // Leaked (short-lived callers): no drop code.
+    let mut opts = ManuallyDrop::new(Vec::new());
     r.strs(m, b"options", &mut opts);
-    for w in opts {
+    for &w in opts.iter() {
         if let Some((set, clear)) = mount_opt(w) {
             flags = (flags | set) & !clear;
-        } else if w == b"tmpcopyup" || w.starts_with(b"x-") {
-            // Userspace-only options, as runc and crun treat them.
+        } else if rt::pick(b"tmpcopyup", w).is_some() || matches!(w, [b'x', b'-', ..]) {
+            // Userspace-only options, as runc and crun treat them (pick:
+            // one out-of-line compare instead of an inlined one).
         } else {
             if !data.0.is_empty() {
                 data.c(b',');
