@@ -50,10 +50,16 @@ pub fn main() -> i32 {
     if let Some(code) = applets::dispatch(base, &args[1..]) {
         return code;
     }
-    // runc's global flags come before the command.
-    let mut g = rt::globals();
+    // runc's global flags come before the command. Built here and set
+    // once, at the one exit of the loop: no copy in from GLOBALS, one out.
+    let mut g = rt::Globals {
+        root: None,
+        log: None,
+        log_json: false,
+    };
     let mut i = 1;
-    while let Some(&a) = args.get(i) {
+    let name = loop {
+        let Some(&a) = args.get(i) else { break None };
         let (flag, inline) = match a.iter().position(|&c| c == b'=') {
             Some(p) if a.starts_with(b"--") => (&a[..p], Some(&a[p + 1..])),
             _ => (a, None),
@@ -62,7 +68,7 @@ pub fn main() -> i32 {
             b"--root --log --log-format --criu --rootless --debug --systemd-cgroup",
             flag,
         ) else {
-            break;
+            break Some(a);
         };
         let v = if k < 5 {
             match inline.or_else(|| {
@@ -88,9 +94,9 @@ pub fn main() -> i32 {
             _ => {}
         }
         i += 1;
-    }
+    };
     rt::set_globals(g);
-    match args.get(i) {
+    match name {
         Some(name) => match applets::dispatch(name, &args[i + 1..]) {
             Some(code) => code,
             None => {
