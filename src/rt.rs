@@ -6,14 +6,15 @@ use alloc::vec::Vec;
 
 pub type S = &'static [u8];
 
+// Leaked slices, not Vecs: setting them drops nothing.
 struct Proc {
-    args: Vec<S>,
-    env: Vec<S>,
+    args: &'static [S],
+    env: &'static [S],
 }
 
 static PROC: sys::Global<Proc> = sys::Global::new(Proc {
-    args: Vec::new(),
-    env: Vec::new(),
+    args: &[],
+    env: &[],
 });
 
 /// runc-style global flags: --root, --log, --log-format.
@@ -39,7 +40,10 @@ pub fn globals() -> Globals {
 }
 
 pub fn init(args: Vec<S>, env: Vec<S>) {
-    PROC.set(Proc { args, env });
+    PROC.set(Proc {
+        args: args.leak(),
+        env: env.leak(),
+    });
 }
 
 fn proc_() -> &'static Proc {
@@ -47,12 +51,12 @@ fn proc_() -> &'static Proc {
 }
 
 pub fn args() -> &'static [S] {
-    &proc_().args
+    proc_().args
 }
 
 /// thinbox's own environment.
 pub fn env() -> &'static [S] {
-    &proc_().env
+    proc_().env
 }
 
 /// Looks up an environment variable of thinbox itself.
