@@ -160,21 +160,19 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
 /// Parses "64m"-style sizes (binary k/m/g/t suffixes, optional "b").
 pub fn parse_size(s: &[u8]) -> Option<u64> {
     let mut s = s;
-    if let Some(b'b' | b'B') = s.last()
-        && s.len() > 1
-        && !s[s.len() - 2].is_ascii_digit()
+    if let [rest @ .., p, b'b' | b'B'] = s
+        && !p.is_ascii_digit()
     {
-        s = &s[..s.len() - 1];
+        s = &s[..rest.len() + 1];
     }
-    let (num, shift) = match s.last()? {
-        b'k' | b'K' => (&s[..s.len() - 1], 10),
-        b'm' | b'M' => (&s[..s.len() - 1], 20),
-        b'g' | b'G' => (&s[..s.len() - 1], 30),
-        b't' | b'T' => (&s[..s.len() - 1], 40),
-        _ => (s, 0),
-    };
-    let n = parse_u64(num)?;
-    n.checked_mul(1u64 << shift)
+    // The suffix by its place in "kmgt": a lookup, not a match per case.
+    let mut shift = 0;
+    if let [num @ .., c] = s
+        && let Some(k) = b"kmgt".iter().position(|&x| x == c | 0x20)
+    {
+        (s, shift) = (num, 10 * (k + 1));
+    }
+    parse_u64(s)?.checked_mul(1 << shift)
 }
 
 /// Parses a decimal like "0.5" into millionths.
