@@ -27,8 +27,11 @@ pub fn main(args: &[S]) -> i32 {
         };
         let running = state::live(&st, false) || state::live(&st, true);
         if running && !force {
-            code =
-                fail(crate::container::err(id, b"is running").hint(b"stop it first, or use rm -f"));
+            // The hint folded into the reason: one literal, no hint call.
+            code = fail(crate::container::err(
+                id,
+                b"is running; stop it first, or use rm -f",
+            ));
             continue;
         }
         if running {
