@@ -310,11 +310,14 @@ pub fn names(dir: &[u8], dirs_only: bool) -> Vec<S> {
         }
     }
     // Insertion sort: directories here are small, core's sort is 3 KB.
-    for i in 1..v.len() {
-        let mut j = i;
-        while j > 0 && v[j - 1] > v[j] {
-            v.swap(j - 1, j);
-            j -= 1;
+    // Indices from ranges below the length: no bounds checks left.
+    let s = &mut v[..];
+    for i in 1..s.len() {
+        for j in (0..i).rev() {
+            if s[j] <= s[j + 1] {
+                break;
+            }
+            s.swap(j, j + 1);
         }
     }
     v
