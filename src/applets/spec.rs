@@ -157,7 +157,8 @@ fn spec(args: &[S]) -> Res<()> {
     } else {
         [0, 0]
     };
-    let mut b = Buf::new();
+    // Never dropped: spec exits right after.
+    let mut b = core::mem::ManuallyDrop::new(Buf::new());
     unpack(&mut b, rootless, ids);
     let fd = sys::open(path, sys::O_WRONLY | sys::O_CREAT | sys::O_EXCL, 0o644).map_err(|e| {
         if e == sys::EEXIST {
