@@ -144,13 +144,17 @@ pub fn create_dir(root: &[u8], id: &[u8]) -> Res<S> {
     let d = dir(root, id);
     match sys::mkdir(d, 0o700) {
         Ok(_) => Ok(d),
-        Err(sys::EEXIST) => Err(
-            Error::new(cat(&[b"name ", id]), b"is already in use").hint(cat(&[
-                b"remove it with 'thinbox rm ",
+        // The whole line in one cat: no Error::new, no hint.
+        Err(sys::EEXIST) => Err(Error::with(
+            cat(&[
+                b"name ",
+                id,
+                b": is already in use; remove it with 'thinbox rm ",
                 id,
                 b"' or pick another --name",
-            ])),
-        ),
+            ]),
+            125,
+        )),
         Err(e) => Err(Error::sys(d, e)),
     }
 }
