@@ -32,7 +32,7 @@ fn fields(t: &'static [u8]) -> impl Iterator<Item = &'static [u8]> {
 /// One line: "ok       WHAT" or "missing  WHAT[ (optional)]; HINT";
 /// whether it is a needed one missing.
 fn item(b: &mut Buf, ok: bool, needed: bool, what: &[&[u8]], hint: &[&[u8]]) -> bool {
-    b.pad(if ok { b"ok" } else { b"missing" }, 9);
+    b.s(if ok { b"ok       " } else { b"missing  " });
     what.iter().for_each(|w| {
         b.s(w);
     });
