@@ -161,7 +161,7 @@ impl At<'_> {
     #[inline(never)]
     fn get<'j>(&self, v: &'j Json, key: &[u8]) -> Option<&'j Json> {
         let mut v = Some(v);
-        for k in key.split(|&c| c == b'.') {
+        for k in rt::split(key, b'.') {
             v = v?.get(k);
         }
         v.filter(|x| !x.is_null())
