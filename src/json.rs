@@ -604,10 +604,9 @@ impl<'a> Rd<'a> {
         if let Some(a) = self.sub(o, k, ARR) {
             for i in 0..a.items().len() {
                 let e = a.at(i);
-                out.extend(
-                    self.check(Some(e.j), e.path, b"", STR)
-                        .and_then(Json::as_str),
-                );
+                if let Some(Json::Str(s)) = self.check(Some(e.j), e.path, b"", STR) {
+                    out.push(s);
+                }
             }
         }
     }
