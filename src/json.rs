@@ -205,13 +205,12 @@ impl P {
             let v = v.get_or_insert_with(|| Vec::from(&self.s[start..self.i - 1]));
             let e = self.peek();
             self.i += 1;
-            let ch = match e {
-                b'"' | b'\\' | b'/' => e,
-                b'b' => 8,
-                b'f' => 12,
-                b'n' => b'\n',
-                b'r' => b'\r',
-                b't' => b'\t',
+            // A table, not match arms: the one-letter escapes.
+            if let Some(k) = b"\"\\/bfnrt".iter().position(|&x| x == e) {
+                v.push(b"\"\\/\x08\x0c\n\r\t"[k]);
+                continue;
+            }
+            match e {
                 b'u' => {
                     let mut cp = self.hex4()?;
                     if (0xDC00..0xE000).contains(&cp) {
@@ -236,14 +235,12 @@ impl P {
                     for k in (0..n - 1).rev() {
                         v.push(0x80 | (cp >> (6 * k)) as u8 & 0x3f);
                     }
-                    continue;
                 }
                 _ => {
                     self.i -= 1;
                     return Err(self.err(b"invalid escape"));
                 }
-            };
-            v.push(ch);
+            }
         }
     }
 
@@ -614,20 +611,18 @@ impl<'a> Rd<'a> {
 
 /// Appends `s` as a quoted JSON string.
 pub fn put_str(b: &mut Buf, s: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     b.c(b'"');
     for &c in s {
-        match c {
-            b'"' | b'\\' => b.c(b'\\').c(c),
-            b'\n' => b.s(b"\\n"),
-            b'\r' => b.s(b"\\r"),
-            b'\t' => b.s(b"\\t"),
-            0..=0x1f => b
-                .s(b"\\u00")
-                .c(HEX[(c >> 4) as usize])
-                .c(HEX[(c & 15) as usize]),
-            _ => b.c(c),
-        };
+        // A table of the two-byte escapes, not match arms.
+        if let Some(k) = b"\"\\\n\r\t".iter().position(|&x| x == c) {
+            b.c(b'\\').c(b"\"\\nrt"[k]);
+        } else if c < 0x20 {
+            b.s(b"\\u00")
+                .c(b'0' + (c >> 4))
+                .c(b"0123456789abcdef"[(c & 15) as usize]);
+        } else {
+            b.c(c);
+        }
     }
     b.c(b'"');
 }
