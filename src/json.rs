@@ -137,7 +137,9 @@ impl P {
                 let close = c + 2; // ']' and '}' follow '[' and '{' by two
                 // One vector for both (array elements get empty keys): one
                 // loop and one push instead of two of each.
-                let mut members: Vec<(S, Json)> = Vec::new();
+                // Never dropped, even on errors: parsing leaks anyway, and
+                // this way there is no drop code.
+                let mut members = core::mem::ManuallyDrop::new(Vec::<(S, Json)>::new());
                 if !self.eat(close) {
                     loop {
                         let mut key: S = b"";
@@ -165,7 +167,7 @@ impl P {
                     }
                 }
                 Ok(if obj {
-                    Json::Obj(List(members.leak()))
+                    Json::Obj(List(core::mem::ManuallyDrop::into_inner(members).leak()))
                 } else {
                     let a: Vec<Json> = members.iter().map(|m| m.1).collect();
                     Json::Arr(List(a.leak()))
