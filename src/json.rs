@@ -181,7 +181,10 @@ impl P {
     fn string(&mut self) -> Res<S> {
         self.i += 1;
         let start = self.i;
-        let mut v: Option<Vec<u8>> = None;
+        // Filled from the first escape on; never dropped, even on errors:
+        // parsing leaks anyway, and this way there is no drop code.
+        let mut v = core::mem::ManuallyDrop::new(Vec::new());
+        let mut esc = false;
         loop {
             let c = self.peek();
             if self.i >= self.s.len() {
@@ -192,19 +195,23 @@ impl P {
             }
             self.i += 1;
             if c == b'"' {
-                return Ok(match v {
-                    Some(v) => v.leak(),
-                    None => &self.s[start..self.i - 1],
+                return Ok(if esc {
+                    core::mem::ManuallyDrop::into_inner(v).leak()
+                } else {
+                    &self.s[start..self.i - 1]
                 });
             }
             if c != b'\\' {
-                if let Some(v) = &mut v {
+                if esc {
                     v.push(c);
                 }
                 continue;
             }
             // Copy only once the first escape shows up.
-            let v = v.get_or_insert_with(|| Vec::from(&self.s[start..self.i - 1]));
+            if !esc {
+                esc = true;
+                v.extend_from_slice(&self.s[start..self.i - 1]);
+            }
             let e = self.peek();
             self.i += 1;
             // A table, not match arms: the one-letter escapes.
