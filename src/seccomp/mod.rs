@@ -15,6 +15,7 @@ use crate::json::{self, Json};
 use crate::rt::{self, Buf, Error, Res, cat};
 use alloc::vec::Vec;
 use bpf::{Arches, Cond, Rules};
+use core::mem::ManuallyDrop;
 
 /// The tables build.rs generates for one binary's arches.
 pub struct Group {
@@ -90,7 +91,10 @@ pub fn default_in(g: &Group, caps: u64) -> Vec<u64> {
         return bpf::unpack(g.default);
     }
     let (_, names) = bpf::names(g.names);
-    let mut r = Rules::new(&g.arches, bpf::table_default(g.rules), true);
+    // Not dropped: they are older than the program, so freeing them in
+    // the bump arena would do nothing, and the drop code costs bytes.
+    let names = ManuallyDrop::new(names);
+    let mut r = ManuallyDrop::new(Rules::new(&g.arches, bpf::table_default(g.rules), true));
     bpf::load(&mut r, g.rules, &names, caps);
     r.compile(bpf::RET_KILL_PROCESS)
 }
@@ -327,9 +331,11 @@ pub fn from_json_in(g: &Group, j: &Json, caps: u64, root: &[u8]) -> Res<Filter> 
         }
     }
 
-    let (blob, names) = bpf::names(g.names);
-    let mut r = Rules::new(&g.arches, default, compat);
-    let mut conds: Vec<Cond> = Vec::new();
+    // Never dropped (run and create are short-lived, and freeing in the
+    // bump arena mostly does nothing): no drop code.
+    let (blob, names) = &*ManuallyDrop::new(bpf::names(g.names));
+    let mut r = ManuallyDrop::new(Rules::new(&g.arches, default, compat));
+    let mut conds = ManuallyDrop::new(Vec::<Cond>::new());
     for (i, s) in at.arr(j, b"syscalls").iter().enumerate() {
         at.sys = Some(i);
         at.arg = None;
@@ -373,12 +379,12 @@ pub fn from_json_in(g: &Group, j: &Json, caps: u64, root: &[u8]) -> Res<Filter> 
         let one = at.get(s, b"name").into_iter();
         for nm in at.arr(s, b"names").iter().chain(one) {
             // Unknown names are skipped, as runc does.
-            let Some(e) = bpf::find(&blob, &names, nm.as_str().unwrap_or(b"")) else {
+            let Some(e) = bpf::find(blob, names, nm.as_str().unwrap_or(b"")) else {
                 continue;
             };
             if dup {
                 // runc's fallback: one rule per condition.
-                for c in &conds {
+                for c in conds.iter() {
                     r.add(e.nr, e.mux, act, core::slice::from_ref(c));
                 }
             } else {
