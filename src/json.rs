@@ -58,7 +58,7 @@ impl P {
             .u(line as u64)
             .s(b", column ")
             .u((before.len() - bol + 1) as u64);
-        Error::new(b.as_slice(), what)
+        Error::new(b.leak(), what)
     }
 
     /// The text from the current position.

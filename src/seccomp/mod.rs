@@ -135,7 +135,7 @@ impl At<'_> {
             dot(&mut b);
             b.s(key);
         }
-        self.e = Some(Error::new(bare(&b.0), what));
+        self.e = Some(Error::new(bare(b.leak()), what));
     }
     /// Notes `PATH.KEY: WHAT "V"; use HINT`.
     #[inline(never)]
@@ -395,12 +395,15 @@ pub fn from_json_in(g: &Group, j: &Json, caps: u64, root: &[u8]) -> Res<Filter> 
     if let Some(e) = at.e {
         return Err(e);
     }
-    let prog = r.compile(bpf::RET_KILL_PROCESS);
+    let prog = ManuallyDrop::new(r.compile(bpf::RET_KILL_PROCESS));
     if prog.len() > 4096 {
         return Err(Error::new(
             bare(root),
             b"compiles to more than 4096 BPF instructions; merge rules or drop argument conditions",
         ));
     }
-    Ok(Filter { prog, flags })
+    Ok(Filter {
+        prog: ManuallyDrop::into_inner(prog),
+        flags,
+    })
 }
