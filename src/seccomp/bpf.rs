@@ -180,7 +180,9 @@ impl<'a> Rules<'a> {
         heapsort(&mut self.ents[s]);
         // Leaves of the search tree: from `start` up to the next leaf's
         // start, either return `act` (i == j) or run rules ents[i..j].
-        let mut leaves: Vec<Leaf> = Vec::new();
+        // Not dropped: the program has grown past it, so freeing it in the
+        // runtime's bump arena would do nothing.
+        let mut leaves = core::mem::ManuallyDrop::new(Vec::<Leaf>::new());
         let mut push = |l: Leaf| match leaves.last() {
             Some(p) if p.i == p.j && l.i == l.j && p.act == l.act => {}
             _ => leaves.push(l),
