@@ -68,9 +68,11 @@ pub fn for_run(arg: Option<&[u8]>, caps: u64) -> Res<Option<Filter>> {
         return Ok(None);
     }
     let what = cat(&[b"--seccomp ", file]);
+    // Leaked: json::parse keeps its own copy, so freeing did nothing.
     let text = rt::read_file(file)
-        .map_err(|e| Error::sys(what, e).hint(b"pass a JSON seccomp profile or unconfined"))?;
-    let j = json::parse(&text).map_err(|e| Error::new(what, e.msg()))?;
+        .map_err(|e| Error::sys(what, e).hint(b"pass a JSON seccomp profile or unconfined"))?
+        .leak();
+    let j = json::parse(text).map_err(|e| Error::new(what, e.msg()))?;
     from_json_in(&GROUP, &j, caps, cat(&[file, b": "])).map(Some)
 }
 
