@@ -449,11 +449,12 @@ impl<'a> At<'a> {
 /// "base.key", "key" at the top or "base" for no key.
 #[inline(never)]
 pub fn join(base: &[u8], k: &[u8]) -> S {
-    match (base.is_empty(), k.is_empty()) {
-        (true, _) => cat(&[k]),
-        (_, true) => cat(&[base]),
-        _ => cat(&[base, b".", k]),
-    }
+    let dot: &[u8] = if base.is_empty() || k.is_empty() {
+        b""
+    } else {
+        b"."
+    };
+    cat(&[base, dot, k])
 }
 
 /// Reads a document by path. The first error met is kept and reading
