@@ -383,6 +383,7 @@ test_err_detach_out_of_fds() {
     echo "$out" | grep -q "too many open files" || { echo "$out"; return 1; }
     expect "" "$(ls "$st" 2> /dev/null)"
 }
+test_err_cpu_over() { fails_cleanly 125 "--cpu 1000: is more than this machine has ($(nproc))" run --rootfs "$R" --cpu 1000 true; }
 test_err_unknown_flag() { fails_cleanly 125 "unknown flag --bogus" run --rootfs "$R" --bogus true; }
 test_err_no_cgroup2() {
     mkdir -p "$scratch/plain"

@@ -222,7 +222,7 @@ pub fn parse(args: &[S]) -> Res<(Container, RunFlags)> {
                     Some(m) if m < 10_000 => b"must be at least 0.01",
                     Some(m) if m > n * 1_000_000 => {
                         let mut b = Buf::new();
-                        b.s(b"is more than the ").u(n).s(b" CPUs of this machine");
+                        b.s(b"is more than this machine has (").u(n).s(b")");
                         b.leak()
                     }
                     Some(m) => {
