@@ -447,7 +447,13 @@ fn device(v: S) -> Res<(Device, u8)> {
     };
     // The node goes in the container's /dev tmpfs, never into the rootfs.
     let in_dev = path.starts_with(b"/dev/") && !rt::split(path, b'/').any(|p| p == b"..");
-    if !in_dev || !perms.iter().all(|ch| b"rwm".contains(ch)) || kind == 0 {
+    // access_bits is 0 for a letter outside rwm; no letters is all three.
+    let access = if perms.is_empty() {
+        7
+    } else {
+        crate::oci_res::access_bits(perms)
+    };
+    if !in_dev || access == 0 || kind == 0 {
         return Err(bad(
             b"--device",
             v,
@@ -465,11 +471,7 @@ fn device(v: S) -> Res<(Device, u8)> {
             uid: st.st_uid,
             gid: st.st_gid,
         },
-        if perms.is_empty() {
-            7
-        } else {
-            crate::oci_res::access_bits(perms)
-        },
+        access,
     ))
 }
 
