@@ -18,7 +18,7 @@ pub fn fifo(root: &[u8], id: &[u8]) -> S {
 
 /// creating, created, running, paused or stopped.
 pub fn status(root: &[u8], id: &[u8], st: &State) -> S {
-    let alive = state::alive(st, b"pid", b"start");
+    let alive = state::live(st, false);
     if st.get(b"phase") == Some(b"creating") {
         return if alive || st.get(b"pid").is_none() {
             b"creating"
@@ -139,12 +139,12 @@ pub fn state_json(id: &[u8], st: &State, status: &[u8], b: Option<&Bundle>) -> V
 /// Kills what is left of a container (init, every process in its
 /// cgroups), removes the cgroups, runs poststop hooks and the state dir.
 pub fn destroy(root: &[u8], id: &[u8], st: &State) {
-    if state::alive(st, b"pid", b"start") {
+    if state::live(st, false) {
         let pid = st.num(b"pid").unwrap_or(0) as i32;
         let _ = sys::kill(pid, sys::SIGKILL);
         // Wait for it to be gone (reaped by its parent, or a zombie).
         for _ in 0..2000 {
-            if !state::alive(st, b"pid", b"start") {
+            if !state::live(st, false) {
                 break;
             }
             sys::sleep_ms(1);

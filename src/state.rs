@@ -201,7 +201,7 @@ pub fn live(s: &State, sup: bool) -> bool {
 }
 
 /// Whether the process recorded under `pid_key`/`start_key` still runs.
-pub fn alive(s: &State, pid_key: &[u8], start_key: &[u8]) -> bool {
+fn alive(s: &State, pid_key: &[u8], start_key: &[u8]) -> bool {
     match (s.num(pid_key), s.num(start_key)) {
         (Some(pid), Some(start)) if pid > 0 => start_time(pid) == Some(start),
         _ => false,

@@ -60,7 +60,7 @@ pub fn kill(root: &[u8], id: &[u8], sig: Option<i32>, all: bool) -> Res<()> {
     let st = ManuallyDrop::new(state::load(root, id)?);
     let oci = st.get(b"kind") == Some(b"oci");
     let sig = sig.unwrap_or(if oci { sys::SIGTERM } else { sys::SIGKILL });
-    if !state::alive(&st, b"pid", b"start") {
+    if !state::live(&st, false) {
         return Err(crate::container::err(id, b"is not running"));
     }
     if all {
