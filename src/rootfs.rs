@@ -7,13 +7,6 @@ use crate::spec::{self, Container, MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, Mount
 use crate::sys;
 use alloc::vec::Vec;
 
-/// The error "WHAT NAME: REASON", made only on failure (a `ctx(cat(..))`
-/// concatenates on success too), in one out-of-line copy.
-#[inline(never)]
-pub fn err2(what: &[u8], name: &[u8], e: sys::Errno) -> Error {
-    Error::sys(cat(&[what, name]), e)
-}
-
 /// Resolves `path` inside `root` the way the container will see it:
 /// symlinks are followed, but never out of `root`, and ".." stops at it.
 pub fn resolve_in_root(root: &[u8], path: &[u8]) -> S {
@@ -204,7 +197,7 @@ fn make_devices(root: &[u8], c: &Container) -> Res<()> {
         b.0.truncate(dev);
         match sys::symlinkat(target, sys::AT_FDCWD, b.s(name).as_slice()) {
             Ok(_) | Err(sys::EEXIST) => {}
-            Err(e) => return Err(err2(b"creating /dev/", name, e)),
+            Err(e) => return Err(Error::sys2(b"creating /dev/", name, e)),
         }
     }
     Ok(())
@@ -222,10 +215,10 @@ fn make_node(path: &[u8], mode: u32, ma: u32, mi: u32, uid: u32, gid: u32) -> Re
                 &path[path.iter().rposition(|&c| c == b'/').unwrap_or(0) + 1..],
             ]);
             make_mountpoint(path, true).ctx(path)?;
-            mount(Some(host), path, MS_BIND).map_err(|e| err2(b"binding ", host, e))?;
+            mount(Some(host), path, MS_BIND).map_err(|e| Error::sys2(b"binding ", host, e))?;
             return Ok(());
         }
-        Err(e) => return Err(err2(b"mknod ", path, e)),
+        Err(e) => return Err(Error::sys2(b"mknod ", path, e)),
     }
     // The child runs with umask 0 (spawn), so mknod set the mode already.
     if uid != 0 || gid != 0 {
@@ -248,7 +241,7 @@ pub fn setup(c: &Container, before_pivot: &mut dyn FnMut() -> Res<()>) -> Res<()
         // Sharing the runtime's mount namespace: mounting there would
         // change the host, so the root is a plain chroot.
         before_pivot()?;
-        sys::chroot(root).map_err(|e| err2(b"chroot ", root, e))?;
+        sys::chroot(root).map_err(|e| Error::sys2(b"chroot ", root, e))?;
         return sys::chdir(b"/").map(|_| ()).ctx(b"chdir /");
     }
     let shared = c.rootfs_propagation & spec::MS_SHARED != 0;
@@ -263,7 +256,8 @@ pub fn setup(c: &Container, before_pivot: &mut dyn FnMut() -> Res<()>) -> Res<()
         c.rootfs_propagation & spec::MS_PROPAGATION
     };
     mount(None, b"/", MS_REC | first).ctx(b"making / private")?;
-    mount(Some(root), root, MS_BIND | MS_REC).map_err(|e| err2(b"binding rootfs ", root, e))?;
+    mount(Some(root), root, MS_BIND | MS_REC)
+        .map_err(|e| Error::sys2(b"binding rootfs ", root, e))?;
     let mut has_dev = false;
     for m in &c.mounts {
         mount_one(root, m)?;
@@ -273,7 +267,7 @@ pub fn setup(c: &Container, before_pivot: &mut dyn FnMut() -> Res<()>) -> Res<()
         make_devices(root, c)?;
     }
     before_pivot()?;
-    sys::chdir(root).map_err(|e| err2(b"entering rootfs ", root, e))?;
+    sys::chdir(root).map_err(|e| Error::sys2(b"entering rootfs ", root, e))?;
     sys::pivot_root(b".", b".").ctx(b"pivot_root")?;
     sys::umount2(b".", 2).ctx(b"detaching the old root")?; // MNT_DETACH
     sys::chdir(b"/").ctx(b"chdir /")?;
@@ -298,7 +292,7 @@ pub fn protect(c: &Container) -> Res<()> {
             let r = if ro { readonly(p) } else { mask(p) };
             r.map_err(|e| {
                 let what: &[u8] = if ro { b"read-only " } else { b"mask " };
-                err2(what, p, e)
+                Error::sys2(what, p, e)
             })?;
         }
     }

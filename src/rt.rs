@@ -224,6 +224,12 @@ impl Error {
     pub fn sys(what: &[u8], e: Errno) -> Error {
         Error::new(what, strerror(e))
     }
+    /// "WHAT NAME: REASON", made only on failure (a `ctx(cat(..))`
+    /// concatenates on success too), in one out-of-line copy.
+    #[inline(never)]
+    pub fn sys2(what: &[u8], name: &[u8], e: Errno) -> Error {
+        Error::sys(cat(&[what, name]), e)
+    }
     pub fn msg(&self) -> S {
         &self.raw[1..]
     }

@@ -218,13 +218,13 @@ fn write_idmap(pid: i32, name: &[u8], maps: &[crate::spec::IdMap]) -> Res<()> {
     }
     let mut path = Buf::new();
     path.s(b"/proc/").u(pid as u64).c(b'/').s(name);
-    rt::write_file(path.as_slice(), b.as_slice()).map_err(|e| rootfs::err2(b"writing ", name, e))
+    rt::write_file(path.as_slice(), b.as_slice()).map_err(|e| Error::sys2(b"writing ", name, e))
 }
 
 /// Opens a namespace to join (/proc/PID/ns/NAME or a bind of one).
 #[inline(never)]
 fn open_ns(path: &[u8]) -> Res<Fd> {
-    sys::open(path, sys::O_RDONLY, 0).map_err(|e| rootfs::err2(b"opening namespace ", path, e))
+    sys::open(path, sys::O_RDONLY, 0).map_err(|e| Error::sys2(b"opening namespace ", path, e))
 }
 
 /// Whether the child stops before pivot_root for hooks.
@@ -325,7 +325,7 @@ fn child(
                 *ch = b'/';
             }
         }
-        rt::write_file(path.as_slice(), val).map_err(|e| rootfs::err2(b"sysctl ", key, e))?;
+        rt::write_file(path.as_slice(), val).map_err(|e| Error::sys2(b"sysctl ", key, e))?;
     }
     rootfs::protect(c)?;
     if let Some(adj) = c.oom_score_adj {
@@ -380,7 +380,7 @@ fn finish(c: &Container, o: &Opts, sock: i32, state_json: &[u8], umask: u32) -> 
     sys::setresuid(c.uid).ctx(b"setuid")?;
     caps::after_setuid(&c.caps)?;
     if let Err(e) = sys::chdir(c.cwd) {
-        return Err(rootfs::err2(b"working directory ", c.cwd, e)
+        return Err(Error::sys2(b"working directory ", c.cwd, e)
             .hint(b"create it in the rootfs or pick another -w"));
     }
     if let Some(fd) = o.start_fd {
@@ -506,7 +506,7 @@ pub fn exec_search(args: &[S], env: &[S]) -> Error {
             126,
         )
     };
-    rootfs::err2(b"exec ", cmd, last).hint(hint).exit(code)
+    Error::sys2(b"exec ", cmd, last).hint(hint).exit(code)
 }
 
 /// Waits for the container, forwarding signals, and relaying the pty when
