@@ -3,7 +3,7 @@
 
 use super::{Opts, fail};
 use crate::container;
-use crate::rt::{Error, Res, S, cat};
+use crate::rt::{Res, S, cat};
 use crate::state;
 use core::mem::ManuallyDrop;
 
@@ -14,20 +14,13 @@ pub fn main(args: &[S]) -> i32 {
     }
 }
 
-/// "APPLET: unknown flag F: WHY" for the OCI applets' own flag loops,
-/// one copy of the text and the cat.
-#[inline(never)]
-pub fn unknown_flag(applet: &[u8], flag: &[u8], why: &[u8]) -> Error {
-    Error::new(cat(&[applet, b": unknown flag ", flag]), why)
-}
-
 fn delete(args: &[S]) -> Res<()> {
     let mut force = false;
     let mut o = Opts::new(args);
     while let Some(flag) = o.next_flag() {
         match crate::rt::pick(b"-f --force", flag) {
             Some(_) => force = true,
-            _ => return Err(unknown_flag(b"delete", flag, b"")),
+            _ => return Err(super::unknown_flag(b"delete", flag, b"")),
         }
     }
     let [id] = o.rest() else {

@@ -18,7 +18,7 @@ pub fn main(args: &[S]) -> i32 {
                 _ => return fail(Error::new(b"--format", b"use table or json")),
             },
             Some(_) => quiet = true,
-            _ => return fail(super::delete::unknown_flag(b"list", flag, b"")),
+            _ => return fail(super::unknown_flag(b"list", flag, b"")),
         }
     }
     let root = state::root(None);

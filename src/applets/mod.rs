@@ -193,6 +193,13 @@ pub fn usage_error(name: &[u8]) -> rt::Error {
     rt::Error::new(name, usage_line(name))
 }
 
+/// "APPLET: unknown flag F: WHY" for the OCI applets' own flag loops,
+/// one copy of the text and the cat.
+#[inline(never)]
+pub fn unknown_flag(applet: &[u8], flag: &[u8], why: &[u8]) -> rt::Error {
+    rt::Error::new(rt::cat(&[applet, b": unknown flag ", flag]), why)
+}
+
 pub fn usage() {
     let mut b = rt::Buf::new();
     b.s(b"usage: thinbox COMMAND [ARGS...]\n\ncommands:\n");

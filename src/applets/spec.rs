@@ -148,7 +148,7 @@ fn spec(args: &[S]) -> Res<()> {
         match rt::pick(b"--rootless -b --bundle", flag) {
             Some(0) => rootless = true,
             Some(_) => bundle = o.value(flag)?,
-            _ => return Err(super::delete::unknown_flag(b"spec", flag, b"")),
+            _ => return Err(super::unknown_flag(b"spec", flag, b"")),
         }
     }
     let path = cat(&[bundle, b"/config.json"]);

@@ -22,7 +22,7 @@ fn update(args: &[S]) -> Res<()> {
         match rt::pick(b"-r --resources", flag) {
             Some(_) => file = Some(o.value(flag)?),
             _ => {
-                return Err(super::delete::unknown_flag(
+                return Err(super::unknown_flag(
                     b"update",
                     flag,
                     b"use --resources FILE|-",
