@@ -45,7 +45,7 @@ fn entry_err(path: &[u8], e: Errno) -> Error {
 unsupported entry type|a parent is a symlink or a file; writing through it is refused";
     let i = match e {
         sys::ELOOP | sys::ENOTDIR => 3,
-        _ => (e.0 as usize).wrapping_sub(4096),
+        _ => (e.0 as usize).wrapping_sub(ABSOLUTE.0 as usize),
     };
     let why = rt::split(WHY, b'|')
         .nth(i)
