@@ -19,7 +19,7 @@ pub fn exec_into(profile: &[u8]) -> Res<()> {
         r => r,
     };
     r.map_err(|e| {
-        Error::sys(cat(&[b"AppArmor profile ", profile]), e)
+        Error::sys2(b"AppArmor profile ", profile, e)
             .hint(b"load it first (apparmor_parser -r FILE)")
     })
 }

@@ -193,7 +193,7 @@ pub fn create(path: S, r: &Resources) -> Res<Cgroup> {
 }
 
 fn mkdir_err(dir: &[u8], e: sys::Errno) -> Error {
-    Error::sys(cat(&[b"creating cgroup ", dir]), e)
+    Error::sys2(b"creating cgroup ", dir, e)
 }
 
 fn num_or_max(b: &mut Buf, v: i64) {
@@ -282,7 +282,7 @@ impl Cgroup {
         b.u(pid as u64);
         self.dirs().iter().try_for_each(|d| {
             rt::write_file(file(d, b"cgroup.procs"), b.as_slice())
-                .ctx(cat(&[b"joining cgroup ", d]))
+                .map_err(|e| Error::sys2(b"joining cgroup ", d, e))
         })
     }
 

@@ -116,7 +116,7 @@ pub fn load(root: &[u8], id: &[u8]) -> Res<State> {
     match rt::read_file(file(root, id, b"/state")) {
         Ok(d) => Ok(State::parse(d)),
         Err(sys::ENOENT) => Err(crate::container::err(id, b"does not exist")),
-        Err(e) => Err(Error::sys(cat(&[b"reading the state of ", id]), e)),
+        Err(e) => Err(Error::sys2(b"reading the state of ", id, e)),
     }
 }
 

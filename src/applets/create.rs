@@ -237,7 +237,7 @@ pub fn write_pid_file(path: S, pid: i32) -> Res<()> {
     b.u(pid as u64);
     state::write_new(tmp, b.leak(), 0o644)
         .and_then(|_| sys::rename(tmp, path))
-        .ctx(cat(&[b"--pid-file ", path]))?;
+        .map_err(|e| Error::sys2(b"--pid-file ", path, e))?;
     Ok(())
 }
 
@@ -248,7 +248,7 @@ pub fn send_console(path: &[u8], master: i32) -> Res<()> {
         sys::connect_unix(s.raw(), path)?;
         sys::send_with_fd(s.raw(), b"/dev/ptmx", Some(master))
     })()
-    .ctx(cat(&[b"--console-socket ", path]))?;
+    .map_err(|e| Error::sys2(b"--console-socket ", path, e))?;
     Ok(())
 }
 

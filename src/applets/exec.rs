@@ -105,7 +105,7 @@ fn exec(args: &[S]) -> Res<i32> {
         if let Some(p) = process {
             // A whole OCI process object replaces the config's.
             // Leaked, as the state is: no drop code.
-            let text = rt::read_file(p).map_err(|e| Error::sys(cat(&[b"--process ", p]), e))?;
+            let text = rt::read_file(p).map_err(|e| Error::sys2(b"--process ", p, e))?;
             let j =
                 ManuallyDrop::new(json::parse(text.leak()).map_err(|e| Error::new(p, e.msg()))?);
             oci::process_json(&mut b, &j)?;

@@ -72,7 +72,7 @@ pub fn kill(root: &[u8], id: &[u8], sig: Option<i32>, all: bool) -> Res<()> {
     let pid = st.num(b"pid").unwrap_or(0) as i32;
     sys::kill(pid, sig)
         .map(|_| ())
-        .map_err(|e| Error::sys(cat(&[b"signalling ", id]), e))
+        .map_err(|e| Error::sys2(b"signalling ", id, e))
 }
 
 #[cfg(test)]

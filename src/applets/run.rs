@@ -4,7 +4,7 @@ use super::{Opts, fail};
 use crate::caps;
 use crate::cgroup::{self, Cgroup};
 use crate::rootfs;
-use crate::rt::{self, Buf, Ctx, Error, Res, S, cat};
+use crate::rt::{self, Buf, Error, Res, S, cat};
 use crate::spawn;
 use crate::spec::{Container, DevRule, Device, MS_BIND, MS_PRIVATE, MS_RDONLY, MS_REC, Mount};
 use crate::supervise::{self, Restart};
@@ -421,7 +421,7 @@ fn volume(v: S) -> Res<Mount> {
         return Err(bad(b"-v", v, b"use HOST:DIR[:ro], DIR absolute and not /"));
     }
     let source = absolute(src);
-    sys::stat(source).ctx(cat(&[b"-v ", v]))?;
+    sys::stat(source).map_err(|e| Error::sys2(b"-v ", v, e))?;
     Ok(Mount {
         dest,
         kind: b"bind",
@@ -439,7 +439,7 @@ fn device(v: S) -> Res<(Device, u8)> {
     if perms.first() == Some(&b'/') {
         (path, perms) = colon(perms);
     }
-    let st = sys::stat(host).ctx(cat(&[b"--device ", host]))?;
+    let st = sys::stat(host).map_err(|e| Error::sys2(b"--device ", host, e))?;
     let kind = match st.st_mode & sys::S_IFMT {
         sys::S_IFCHR => b'c',
         sys::S_IFBLK => b'b',

@@ -4,7 +4,7 @@
 use super::fail;
 use crate::container;
 use crate::oci;
-use crate::rt::{Ctx, Error, Res, S, cat};
+use crate::rt::{Error, Res, S, cat};
 use crate::state;
 use crate::sys;
 use core::mem::ManuallyDrop;
@@ -31,10 +31,9 @@ pub fn start(root: &[u8], id: &[u8]) -> Res<()> {
         ));
     }
     let fifo = container::fifo(root, id);
-    let fd = sys::open(fifo, sys::O_WRONLY | sys::O_NONBLOCK | sys::O_CLOEXEC, 0).map_err(|e| {
-        Error::sys(cat(&[b"starting ", id]), e).hint(b"its init is gone; delete it")
-    })?;
-    sys::write(fd.raw(), b"0").ctx(cat(&[b"starting ", id]))?;
+    let fd = sys::open(fifo, sys::O_WRONLY | sys::O_NONBLOCK | sys::O_CLOEXEC, 0)
+        .map_err(|e| Error::sys2(b"starting ", id, e).hint(b"its init is gone; delete it"))?;
+    sys::write(fd.raw(), b"0").map_err(|e| Error::sys2(b"starting ", id, e))?;
     let _ = sys::unlink(fifo);
     // Running means the user's program: wait until the init execs (or
     // dies), when its close-on-exec end of the fifo closes.
